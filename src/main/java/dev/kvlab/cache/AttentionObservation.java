@@ -1,0 +1,83 @@
+package dev.kvlab.cache;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+
+/**
+ * The attention probabilities one layer just computed for the newest tokens, as a policy sees them.
+ * Probabilities are shaped (kvHeads, group, tokens, stored): with grouped-query attention the
+ * policy's per-KV-head figures are means over the query heads of the group. Each summary is
+ * computed on the device on first use and copied to Java once.
+ */
+public final class AttentionObservation {
+    private final NDArray probs;
+    private final int kvHeads;
+    private final int tokens;
+    private final int stored;
+    private float[][] lastRow;
+    private float[][] columnSums;
+    private float[] rowEntropy;
+
+    /** @param probs (kvHeads, group, tokens, stored); valid only during the step that made it */
+    public AttentionObservation(NDArray probs) {
+        this.probs = probs;
+        this.kvHeads = (int) probs.getShape().get(0);
+        this.tokens = (int) probs.getShape().get(2);
+        this.stored = (int) probs.getShape().get(3);
+    }
+
+    public int tokens() {
+        return tokens;
+    }
+
+    public int stored() {
+        return stored;
+    }
+
+    /** The newest query's attention per KV head (group mean), (kvHeads)(stored): what TOVA ranks by. */
+    public float[][] lastRow() {
+        if (lastRow == null) {
+            NDArray row = probs.get(new NDIndex(":, :, -1, :")).mean(new int[] {1});
+            lastRow = split(row.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
+        }
+        return lastRow;
+    }
+
+    /**
+     * Attention each slot received, summed over the new tokens' queries and averaged over the group,
+     * (kvHeads)(stored): what H2O accumulates step by step.
+     */
+    public float[][] columnSums() {
+        if (columnSums == null) {
+            NDArray sums = probs.mean(new int[] {1}).sum(new int[] {1});
+            columnSums = split(sums.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
+        }
+        return columnSums;
+    }
+
+    /**
+     * Normalized Shannon entropy of each new token's own attention row, {@code −Σ a log a / log
+     * #visibleKeys}, averaged over all query heads: one value per new token, in [0, 1].
+     */
+    public float[] rowEntropy() {
+        if (rowEntropy == null) {
+            NDArray p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+            NDArray plogp = p.mul(p.clip(1e-30f, 1f).log()).neg();
+            float[] h = plogp.sum(new int[] {3}).mean(new int[] {0, 1}).toFloatArray(); // (tokens)
+            rowEntropy = new float[tokens];
+            for (int t = 0; t < tokens; t++) {
+                int visible = stored - tokens + t + 1; // causal: the t-th new query sees this many keys
+                rowEntropy[t] = visible > 1 ? (float) (h[t] / Math.log(visible)) : 0f;
+            }
+        }
+        return rowEntropy;
+    }
+
+    private float[][] split(float[] flat) {
+        float[][] out = new float[kvHeads][];
+        for (int h = 0; h < kvHeads; h++) {
+            out[h] = java.util.Arrays.copyOfRange(flat, h * stored, (h + 1) * stored);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,27 @@
+package dev.kvlab.cache;
+
+/**
+ * How a policy reshapes one layer of the cache: for every KV head, which old slot each new slot is
+ * built from. Every head keeps the same number of slots (the tensors stay rectangular), but which
+ * tokens each head keeps may differ.
+ *
+ * @param keep per head, the old slot indices that survive as representatives, ascending; new slot
+ *     {@code i} of head {@code h} takes the position of old slot {@code keep[h][i]}
+ * @param target per head and old slot, the new slot it is folded into, or -1 if dropped; {@code
+ *     null} when the plan only drops (then every slot not in {@code keep} is dropped). A new slot's
+ *     key and value are the count-weighted mean of all old slots that target it.
+ */
+public record CompactionPlan(int[][] keep, int[][] target) {
+
+    public static CompactionPlan dropOnly(int[][] keep) {
+        return new CompactionPlan(keep, null);
+    }
+
+    public int newStored() {
+        return keep[0].length;
+    }
+
+    public boolean merges() {
+        return target != null;
+    }
+}

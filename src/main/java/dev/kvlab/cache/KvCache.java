@@ -1,0 +1,114 @@
+package dev.kvlab.cache;
+
+import ai.djl.ndarray.NDManager;
+import dev.kvlab.cache.policy.CachePolicy;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A request's KV cache: one {@link LayerCache} per layer, the policy that bounds it, and the
+ * logical length ({@code seenTokens}) kept apart from what is stored. It owns the request's native
+ * memory: closing the cache frees every tensor it holds.
+ */
+public final class KvCache implements AutoCloseable {
+    private final KvSpec spec;
+    private final CachePolicy policy;
+    private final NDManager manager;
+    private final List<LayerCache> layers;
+    private long seenTokens;
+    private long peakBytes;
+
+    /**
+     * @param manager the request's manager; the cache closes it
+     * @param prefillChunk the largest number of tokens appended at once, to size bounded buffers
+     */
+    public KvCache(KvSpec spec, CachePolicy policy, NDManager manager, int prefillChunk) {
+        this.spec = spec;
+        this.policy = policy;
+        this.manager = manager;
+        int hint = policy.isBounded() ? policy.maxSlots() + prefillChunk : 0;
+        List<LayerCache> list = new ArrayList<>(spec.layers());
+        for (int i = 0; i < spec.layers(); i++) {
+            list.add(new LayerCache(spec, manager, hint));
+        }
+        this.layers = Collections.unmodifiableList(list);
+    }
+
+    public KvSpec spec() {
+        return spec;
+    }
+
+    public CachePolicy policy() {
+        return policy;
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    public LayerCache layer(int index) {
+        return layers.get(index);
+    }
+
+    /** Tokens the model has processed, whether or not they are still stored. */
+    public long seenTokens() {
+        return seenTokens;
+    }
+
+    /** Called by the model once all layers have taken in {@code tokens} new tokens. */
+    public void advance(int tokens) {
+        seenTokens += tokens;
+    }
+
+    /** Called after appends, before compaction, so the transient budget + chunk peak is counted. */
+    public void recordPeak() {
+        peakBytes = Math.max(peakBytes, bytes());
+    }
+
+    public long bytes() {
+        long total = 0;
+        for (LayerCache layer : layers) {
+            total += layer.bytes();
+        }
+        return total;
+    }
+
+    public long allocatedBytes() {
+        long total = 0;
+        for (LayerCache layer : layers) {
+            total += layer.allocatedBytes();
+        }
+        return total;
+    }
+
+    /** Slots per head in the fullest layer. */
+    public int storedTokens() {
+        int max = 0;
+        for (LayerCache layer : layers) {
+            max = Math.max(max, layer.stored());
+        }
+        return max;
+    }
+
+    public CacheStats stats() {
+        long full = spec.fullBytes(seenTokens);
+        long bytes = bytes();
+        long perSlotEvents = (long) spec.layers() * spec.kvHeads();
+        long evicted = 0;
+        long merged = 0;
+        for (LayerCache layer : layers) {
+            evicted += layer.evictedSlots();
+            merged += layer.mergedSlots();
+        }
+        double ratio = full == 0 ? 0.0 : 1.0 - (double) bytes / full;
+        return new CacheStats(policy.name(), policy.params(), seenTokens, storedTokens(), bytes,
+                Math.max(peakBytes, bytes), full, ratio, evicted / perSlotEvents, merged / perSlotEvents);
+    }
+
+    @Override
+    public void close() {
+        layers.forEach(LayerCache::close);
+        manager.close();
+    }
+}

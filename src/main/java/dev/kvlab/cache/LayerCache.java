@@ -1,0 +1,260 @@
+package dev.kvlab.cache;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
+
+/**
+ * One layer's keys and values, shaped (kvHeads, stored, headDim), plus per head and slot the
+ * original position, the merge count {@code n} and the policy's score. The tensors live in a
+ * preallocated buffer that grows geometrically, so appending a token never copies the whole cache.
+ * Slot metadata lives in Java arrays: policies decide in Java and only the final gather or merge
+ * touches the device.
+ */
+public final class LayerCache {
+    private final KvSpec spec;
+    private final NDManager manager;
+    private final int capacityHint;
+
+    private NDArray keyBuffer;
+    private NDArray valueBuffer;
+    private int capacity;
+    private int stored;
+
+    private int[][] positions;
+    private float[][] counts;
+    private float[][] scores;
+    private boolean anyMerged;
+
+    private long evictedSlots;
+    private long mergedSlots;
+
+    /**
+     * @param capacityHint slots to allocate at the first append (a bounded policy passes budget +
+     *     prefill chunk so its buffer never grows); 0 to start from the first chunk's size
+     */
+    LayerCache(KvSpec spec, NDManager manager, int capacityHint) {
+        this.spec = spec;
+        this.manager = manager;
+        this.capacityHint = capacityHint;
+        int heads = spec.kvHeads();
+        positions = new int[heads][0];
+        counts = new float[heads][0];
+        scores = new float[heads][0];
+    }
+
+    /**
+     * Appends the keys and values of {@code tokens} new tokens.
+     *
+     * @param keys (kvHeads, tokens, headDim), in the cache dtype
+     * @param firstPosition the original position of the first new token
+     */
+    public void append(NDArray keys, NDArray values, int firstPosition) {
+        int tokens = (int) keys.getShape().get(1);
+        ensureCapacity(stored + tokens);
+        NDIndex slots = new NDIndex(":, {}:{}, :", stored, stored + tokens);
+        keyBuffer.set(slots, keys.toType(spec.dtype(), false));
+        valueBuffer.set(slots, values.toType(spec.dtype(), false));
+        for (int h = 0; h < spec.kvHeads(); h++) {
+            positions[h] = Arrays.copyOf(positions[h], stored + tokens);
+            counts[h] = Arrays.copyOf(counts[h], stored + tokens);
+            scores[h] = Arrays.copyOf(scores[h], stored + tokens);
+            for (int t = 0; t < tokens; t++) {
+                positions[h][stored + t] = firstPosition + t;
+                counts[h][stored + t] = 1f;
+            }
+        }
+        stored += tokens;
+    }
+
+    private void ensureCapacity(int needed) {
+        if (needed <= capacity) {
+            return;
+        }
+        int newCapacity = Math.max(needed, capacity == 0 ? Math.max(capacityHint, 16) : capacity * 2);
+        Shape shape = new Shape(spec.kvHeads(), newCapacity, spec.headDim());
+        NDArray newKeys = manager.zeros(shape, spec.dtype());
+        NDArray newValues = manager.zeros(shape, spec.dtype());
+        NDScope.unregister(newKeys, newValues); // outlives the step scope that triggered the growth
+        if (stored > 0) {
+            newKeys.set(new NDIndex(":, :{}, :", stored), keys());
+            newValues.set(new NDIndex(":, :{}, :", stored), values());
+        }
+        close();
+        keyBuffer = newKeys;
+        valueBuffer = newValues;
+        capacity = newCapacity;
+    }
+
+    /** A view of the stored keys, (kvHeads, stored, headDim). */
+    public NDArray keys() {
+        return keyBuffer.get(new NDIndex(":, :{}, :", stored));
+    }
+
+    /** A view of the stored values, (kvHeads, stored, headDim). */
+    public NDArray values() {
+        return valueBuffer.get(new NDIndex(":, :{}, :", stored));
+    }
+
+    /**
+     * The proportional-attention bias {@code log n}, shaped (kvHeads, 1, 1, stored) to broadcast over
+     * query heads and rows, or null while no slot is merged (then the bias is all zeros).
+     */
+    public NDArray logCountBias(DataType dtype) {
+        if (!anyMerged) {
+            return null;
+        }
+        float[] flat = new float[spec.kvHeads() * stored];
+        for (int h = 0; h < spec.kvHeads(); h++) {
+            for (int s = 0; s < stored; s++) {
+                flat[h * stored + s] = (float) Math.log(counts[h][s]);
+            }
+        }
+        return manager.create(flat, new Shape(spec.kvHeads(), 1, 1, stored)).toType(dtype, false);
+    }
+
+    /** Applies a policy's decision: drops slots, or folds them into others as count-weighted means. */
+    public void compact(CompactionPlan plan) {
+        int newStored = plan.newStored();
+        int heads = spec.kvHeads();
+        NDArray newKeys;
+        NDArray newValues;
+        if (plan.merges()) {
+            float[] weights = mergeWeights(plan, newStored);
+            NDArray w = manager.create(weights, new Shape(heads, newStored, stored)).toType(spec.dtype(), false);
+            newKeys = w.matMul(keys());
+            newValues = w.matMul(values());
+        } else {
+            long[] index = new long[heads * newStored * spec.headDim()];
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < newStored; i++) {
+                    Arrays.fill(index, (h * newStored + i) * spec.headDim(), (h * newStored + i + 1) * spec.headDim(),
+                            plan.keep()[h][i]);
+                }
+            }
+            NDArray idx = manager.create(index, new Shape(heads, newStored, spec.headDim()));
+            newKeys = keys().gather(idx, 1);
+            newValues = values().gather(idx, 1);
+        }
+        NDIndex slots = new NDIndex(":, :{}, :", newStored);
+        keyBuffer.set(slots, newKeys);
+        valueBuffer.set(slots, newValues);
+        updateMetadata(plan, newStored);
+    }
+
+    private float[] mergeWeights(CompactionPlan plan, int newStored) {
+        int heads = spec.kvHeads();
+        float[] weights = new float[heads * newStored * stored];
+        for (int h = 0; h < heads; h++) {
+            float[] total = new float[newStored];
+            for (int s = 0; s < stored; s++) {
+                int t = plan.target()[h][s];
+                if (t >= 0) {
+                    total[t] += counts[h][s];
+                }
+            }
+            for (int s = 0; s < stored; s++) {
+                int t = plan.target()[h][s];
+                if (t >= 0) {
+                    weights[(h * newStored + t) * stored + s] = counts[h][s] / total[t];
+                }
+            }
+        }
+        return weights;
+    }
+
+    private void updateMetadata(CompactionPlan plan, int newStored) {
+        int heads = spec.kvHeads();
+        for (int h = 0; h < heads; h++) {
+            int[] newPositions = new int[newStored];
+            float[] newCounts = new float[newStored];
+            float[] newScores = new float[newStored];
+            for (int i = 0; i < newStored; i++) {
+                int old = plan.keep()[h][i];
+                newPositions[i] = positions[h][old];
+                if (!plan.merges()) {
+                    newCounts[i] = counts[h][old];
+                    newScores[i] = scores[h][old];
+                }
+            }
+            if (plan.merges()) {
+                for (int s = 0; s < stored; s++) {
+                    int t = plan.target()[h][s];
+                    if (t < 0) {
+                        evictedSlots++;
+                    } else {
+                        newCounts[t] += counts[h][s];
+                        newScores[t] += scores[h][s];
+                        if (plan.keep()[h][t] != s) {
+                            mergedSlots++;
+                        }
+                    }
+                }
+            } else {
+                evictedSlots += stored - newStored;
+            }
+            positions[h] = newPositions;
+            counts[h] = newCounts;
+            scores[h] = newScores;
+        }
+        stored = newStored;
+        anyMerged = false;
+        for (float[] c : counts) {
+            for (float n : c) {
+                anyMerged |= n != 1f;
+            }
+        }
+    }
+
+    public int stored() {
+        return stored;
+    }
+
+    /** Bytes the stored slots occupy (the allocated buffer may be larger, see {@link #allocatedBytes()}). */
+    public long bytes() {
+        return spec.layerBytes(stored);
+    }
+
+    public long allocatedBytes() {
+        return spec.layerBytes(capacity);
+    }
+
+    /** Original token position of each slot, per head. Read-only view: do not modify. */
+    public int[] positions(int head) {
+        return positions[head];
+    }
+
+    /** How many tokens each slot stands for (1 unless merged), per head. Read-only view. */
+    public float[] counts(int head) {
+        return counts[head];
+    }
+
+    /** The policy's per-slot score (e.g. accumulated attention); moves with compaction, summed on merge. */
+    public float[] scores(int head) {
+        return scores[head];
+    }
+
+    public int kvHeads() {
+        return spec.kvHeads();
+    }
+
+    long evictedSlots() {
+        return evictedSlots;
+    }
+
+    long mergedSlots() {
+        return mergedSlots;
+    }
+
+    /** Frees the device buffers; the cache is unusable afterwards. */
+    void close() {
+        if (keyBuffer != null) {
+            keyBuffer.close();
+            valueBuffer.close();
+        }
+    }
+}

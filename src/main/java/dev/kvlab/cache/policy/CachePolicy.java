@@ -1,0 +1,39 @@
+package dev.kvlab.cache.policy;
+
+import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
+import java.util.Map;
+
+/**
+ * Decides what a request's KV cache keeps. The model calls {@link #afterAttention} for every layer
+ * after each decode step and each prefill chunk, with the attention the new tokens paid; the policy
+ * updates its per-slot state and, when the layer holds more than its budget, compacts it by
+ * evicting or merging slots ({@link LayerCache#compact}). One instance serves one request.
+ */
+public interface CachePolicy {
+
+    /** The request name, e.g. {@code full}, {@code h2o}. */
+    String name();
+
+    /** The resolved parameters, as echoed in the response's {@code kv_cache.params}. */
+    Map<String, Object> params();
+
+    RopeMode ropeMode();
+
+    /** Whether the cache size is bounded; {@code full} is not. */
+    boolean isBounded();
+
+    /** The most slots per head per layer the policy keeps after compaction ({@code Integer.MAX_VALUE} if unbounded). */
+    int maxSlots();
+
+    /** Whether {@link #afterAttention} needs the probabilities; when false the engine skips computing them. */
+    boolean observesAttention();
+
+    /**
+     * @param attention the new tokens' attention over the layer's slots (new tokens included), or
+     *     null when {@link #observesAttention()} is false
+     * @param seenTokens tokens seen so far, the new ones included (for ratio budgets)
+     */
+    void afterAttention(int layer, LayerCache cache, AttentionObservation attention, long seenTokens);
+}

@@ -1,0 +1,124 @@
+package dev.kvlab.config;
+
+import ai.djl.ndarray.types.DataType;
+import java.nio.file.Path;
+import java.util.Locale;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Everything under {@code kvlab.*}: which model to load and where, and the limits the server
+ * enforces. Values are checked when bound, so a bad setting stops start-up with a message naming
+ * the property. Environment variables bind through Spring's relaxed rules: drop the dashes and
+ * replace dots by underscores, e.g. {@code KVLAB_MODEL_PATH}, {@code KVLAB_DEVICE},
+ * {@code KVLAB_SERVING_MAXNEWTOKENS}, {@code KVLAB_MEMORY_LIMIT}.
+ *
+ * @param device {@code auto} (the first GPU when there is one, else the CPU), {@code cpu},
+ *     {@code gpu} or {@code gpu:N}
+ */
+@ConfigurationProperties("kvlab")
+public record KvlabProperties(
+        @DefaultValue Model model,
+        @DefaultValue("auto") String device,
+        @DefaultValue Prefill prefill,
+        @DefaultValue Memory memory,
+        @DefaultValue Serving serving,
+        @DefaultValue Security security) {
+
+    public KvlabProperties {
+        device = device == null || device.isBlank() ? "auto" : device.trim();
+    }
+
+    /**
+     * The model folder (Hugging Face layout) and its compute dtype.
+     *
+     * @param path the folder, relative to the working directory unless absolute
+     * @param dtype {@code auto} or absent (f32 on CPU, f16 on GPU), {@code float32}/{@code f32} or
+     *     {@code float16}/{@code f16}; bf16 is refused because DJL 0.36 aborts the JVM on it
+     */
+    public record Model(@DefaultValue("models/kvlab-tiny") String path, String dtype) {
+        public Model {
+            if (path == null || path.isBlank()) {
+                throw new IllegalArgumentException("kvlab.model.path must name the model folder");
+            }
+            dataType(dtype); // fail at binding, not at load time
+        }
+
+        public Path dir() {
+            return Path.of(path);
+        }
+
+        /** The compute dtype, or null for the device's default. */
+        public DataType dataType() {
+            return dataType(dtype);
+        }
+
+        private static DataType dataType(String dtype) {
+            if (dtype == null || dtype.isBlank()) {
+                return null;
+            }
+            return switch (dtype.trim().toLowerCase(Locale.ROOT)) {
+                case "auto" -> null;
+                case "float32", "f32", "fp32" -> DataType.FLOAT32;
+                case "float16", "f16", "fp16", "half" -> DataType.FLOAT16;
+                case "bfloat16", "bf16" -> throw new IllegalArgumentException(
+                        "kvlab.model.dtype: bfloat16 is not supported (DJL 0.36 aborts the JVM on bf16 tensors);"
+                                + " use float16 or float32");
+                default -> throw new IllegalArgumentException(
+                        "kvlab.model.dtype: '" + dtype + "' is not auto, float32 or float16");
+            };
+        }
+    }
+
+    /** @param chunk most prompt tokens per forward pass; bounds what a compressing cache holds while prefilling */
+    public record Prefill(@DefaultValue("512") int chunk) {
+        public Prefill {
+            if (chunk < 1) {
+                throw new IllegalArgumentException("kvlab.prefill.chunk must be >= 1, got " + chunk);
+            }
+        }
+    }
+
+    /**
+     * @param limit the memory budget OOM experiments hit on CPU, and a cap on GPU (plain numbers are
+     *     bytes; {@code 8GB} works too); absent means no budget
+     */
+    public record Memory(DataSize limit) {
+        public Memory {
+            if (limit != null && limit.toBytes() <= 0) {
+                throw new IllegalArgumentException("kvlab.memory.limit must be > 0 bytes, got " + limit);
+            }
+        }
+    }
+
+    /**
+     * Request limits and admission control.
+     *
+     * @param maxNewTokens the largest {@code max_new_tokens} a request may ask for
+     * @param maxPromptTokens longer prompts are refused with 413
+     * @param maxConcurrent generations that run at once on the shared model
+     * @param maxQueue requests that may wait for a slot; beyond that the server answers 429
+     */
+    public record Serving(
+            @DefaultValue("1024") int maxNewTokens,
+            @DefaultValue("8192") int maxPromptTokens,
+            @DefaultValue("2") int maxConcurrent,
+            @DefaultValue("16") int maxQueue) {
+        public Serving {
+            requireAtLeast("kvlab.serving.max-new-tokens", maxNewTokens, 1);
+            requireAtLeast("kvlab.serving.max-prompt-tokens", maxPromptTokens, 1);
+            requireAtLeast("kvlab.serving.max-concurrent", maxConcurrent, 1);
+            requireAtLeast("kvlab.serving.max-queue", maxQueue, 0);
+        }
+    }
+
+    /** @param apiKey when set, every endpoint but health and prometheus will need {@code Authorization: Bearer …} */
+    public record Security(String apiKey) {}
+
+    private static void requireAtLeast(String property, int value, int min) {
+        if (value < min) {
+            throw new IllegalArgumentException(property + " must be >= " + min + ", got " + value);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+package dev.kvlab.generation;
+
+/**
+ * Picks the next token id from the model's logits for one decode step. Built by
+ * {@link Samplers#of(SamplingParams)}; a stochastic sampler owns a seeded random generator, so it
+ * belongs to one request and is not thread-safe.
+ */
+@FunctionalInterface
+public interface Sampler {
+
+    /**
+     * Returns a token id in {@code [0, logits.length)}; never modifies {@code logits}.
+     *
+     * @throws IllegalStateException if a logit is NaN or every logit is -Infinity
+     */
+    int sample(float[] logits);
+}

@@ -1,0 +1,84 @@
+package dev.kvlab.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.kvlab.model.weights.WeightSource;
+
+/**
+ * Moves checkpoint tensors onto the device in the compute dtype, in the layout the forward pass
+ * wants: Hugging Face linear weights (out, in) become (in, out) so activations multiply them
+ * directly, and projections that read the same input are fused into one matrix.
+ */
+final class DeviceTensors {
+    private final WeightSource source;
+    private final NDManager manager;
+    private final DataType dtype;
+    private long parameters;
+
+    DeviceTensors(WeightSource source, NDManager manager, DataType dtype) {
+        this.source = source;
+        this.manager = manager;
+        this.dtype = dtype;
+    }
+
+    long parameters() {
+        return parameters;
+    }
+
+    boolean has(String name) {
+        return source.contains(name);
+    }
+
+    /** A tensor as stored, e.g. an embedding (vocab, hidden) or a norm weight (hidden). */
+    NDArray raw(String name, long... shape) {
+        float[] values = source.readFloats(name, shape);
+        parameters += values.length;
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray f32 = scratch.create(values, new Shape(shape));
+            NDArray out = f32.toType(dtype, true);
+            out.attach(manager);
+            return out;
+        }
+    }
+
+    /** {@code nn.Linear} weights stored (out, in), fused along out and returned as (in, Σout). */
+    NDArray linearFused(long in, String[] names, long[] outs) {
+        try (NDManager scratch = manager.newSubManager()) {
+            NDList parts = new NDList();
+            for (int i = 0; i < names.length; i++) {
+                float[] values = source.readFloats(names[i], outs[i], in);
+                parameters += values.length;
+                parts.add(scratch.create(values, new Shape(outs[i], in)));
+            }
+            NDArray fused = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 0);
+            NDArray out = fused.transpose().toType(dtype, true);
+            out.attach(manager);
+            return out;
+        }
+    }
+
+    /** Biases of fused projections, concatenated. */
+    NDArray biasFused(String[] names, long[] outs) {
+        try (NDManager scratch = manager.newSubManager()) {
+            NDList parts = new NDList();
+            for (int i = 0; i < names.length; i++) {
+                float[] values = source.readFloats(names[i], outs[i]);
+                parameters += values.length;
+                parts.add(scratch.create(values, new Shape(outs[i])));
+            }
+            NDArray fused = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 0);
+            NDArray out = fused.toType(dtype, true);
+            out.attach(manager);
+            return out;
+        }
+    }
+
+    /** GPT-2 Conv1D weights are already stored (in, out): used as is. */
+    NDArray conv1d(String name, long in, long out) {
+        return raw(name, in, out);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.kvlab.model.llama;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.kvlab.cache.KvCache;
+import dev.kvlab.model.AbstractDecoder;
+import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.nn.Activations;
+import dev.kvlab.model.nn.Attention;
+import dev.kvlab.model.nn.Norms;
+import dev.kvlab.model.nn.Rope;
+
+/**
+ * Hugging Face {@code LlamaForCausalLM} (also Mistral and Qwen2): pre-norm blocks of RMSNorm,
+ * rotary grouped-query attention and a SwiGLU MLP. Q, K and V are one fused matmul, gate and up
+ * another, so a decode step costs few native calls.
+ */
+public final class LlamaModel extends AbstractDecoder {
+    private final LlamaConfig config;
+    private final LlamaWeights weights;
+    private final Rope rope;
+    private final Attention.Heads heads;
+
+    public LlamaModel(LlamaConfig config, LlamaWeights weights, NDManager manager, DataType dtype) {
+        super(config, manager, dtype);
+        this.config = config;
+        this.weights = weights;
+        this.rope = new Rope(manager, dtype, config);
+        this.heads = new Attention.Heads(config.numHeads(), config.numKvHeads(), config.headDim());
+        setParameterCount(weights.parameterCount());
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** The trainable tensors, for the trainer (same arrays the forward pass reads). */
+    public LlamaWeights weights() {
+        return weights;
+    }
+
+    @Override
+    public NDArray forward(int[] tokens, KvCache cache, boolean allPositions) {
+        checkTokens(tokens);
+        float eps = (float) config.rmsNormEps();
+        NDArray x = weights.embedTokens().get(tokenIndex(cache, tokens)); // (T, hidden)
+        for (int i = 0; i < config.numLayers(); i++) {
+            LlamaWeights.Layer w = weights.layer(i);
+            x = x.add(attention(Norms.rms(x, w.inputNorm(), eps), w, i, cache));
+            x = x.add(mlp(Norms.rms(x, w.postAttentionNorm(), eps), w));
+        }
+        cache.advance(tokens.length);
+        NDArray h = Norms.rms(lastRows(x, allPositions), weights.finalNorm(), eps);
+        return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false); // (T|1, vocab)
+    }
+
+    private NDArray attention(NDArray x, LlamaWeights.Layer w, int layer, KvCache cache) {
+        NDArray qkv = x.matMul(w.qkv()); // (T, (heads + 2 kvHeads) d)
+        if (w.qkvBias() != null) {
+            qkv = qkv.add(w.qkvBias());
+        }
+        qkv = qkv.reshape(x.getShape().get(0), heads.heads() + 2L * heads.kvHeads(), heads.headDim());
+        return Attention.forward(qkv, heads, layer, cache, rope).matMul(w.out());
+    }
+
+    private NDArray mlp(NDArray x, LlamaWeights.Layer w) {
+        NDList gateUp = x.matMul(w.gateUp()).split(2, 1); // (T, 2·intermediate) -> 2 × (T, intermediate)
+        return Activations.silu(gateUp.get(0)).mul(gateUp.get(1)).matMul(w.down());
+    }
+}

@@ -1,0 +1,122 @@
+package dev.kvlab.model.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.kvlab.model.LlamaConfig;
+
+/**
+ * Rotary position embeddings in Hugging Face's {@code rotate_half} convention: the first and second
+ * halves of the head dimension form the rotated pairs, and cos/sin repeat over both halves. The
+ * cos/sin tables are shared by all requests and grow on demand, since positions can pass the
+ * trained context.
+ */
+public final class Rope {
+    private final NDManager manager;
+    private final DataType dtype;
+    private final int headDim;
+    private final double[] invFreq;
+    private final NDArray rotateHalf; // (d, d): x · R == rotate_half(x), one matmul instead of slicing
+    private NDArray cos; // (length, d)
+    private NDArray sin;
+    private int length;
+
+    public Rope(NDManager manager, DataType dtype, LlamaConfig config) {
+        this.manager = manager;
+        this.dtype = dtype;
+        this.headDim = config.headDim();
+        this.invFreq = inverseFrequencies(config);
+        int half = headDim / 2;
+        float[] r = new float[headDim * headDim];
+        for (int j = 0; j < half; j++) {
+            r[(j + half) * headDim + j] = -1f; // out[j] = -x[j + half]
+            r[j * headDim + j + half] = 1f; // out[j + half] = x[j]
+        }
+        this.rotateHalf = manager.create(r, new Shape(headDim, headDim)).toType(dtype, false);
+        NDScope.unregister(rotateHalf);
+        grow(Math.max(256, config.maxPositions()));
+    }
+
+    /** inv_freq = θ^(-2i/d), with Llama 3's frequency-dependent scaling when configured. */
+    static double[] inverseFrequencies(LlamaConfig config) {
+        int d = config.headDim();
+        double[] f = new double[d / 2];
+        for (int i = 0; i < d / 2; i++) {
+            f[i] = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / d);
+        }
+        LlamaConfig.Llama3RopeScaling s = config.ropeScaling();
+        if (s != null) {
+            double lowFreqWavelen = s.originalMaxPositions() / s.lowFreqFactor();
+            double highFreqWavelen = s.originalMaxPositions() / s.highFreqFactor();
+            for (int i = 0; i < f.length; i++) {
+                double wavelen = 2 * Math.PI / f[i];
+                if (wavelen > lowFreqWavelen) {
+                    f[i] = f[i] / s.factor();
+                } else if (wavelen >= highFreqWavelen) {
+                    double smooth = (s.originalMaxPositions() / wavelen - s.lowFreqFactor())
+                            / (s.highFreqFactor() - s.lowFreqFactor());
+                    f[i] = (1 - smooth) * f[i] / s.factor() + smooth * f[i];
+                }
+            }
+        }
+        return f;
+    }
+
+    private synchronized void grow(int needed) {
+        if (needed <= length) {
+            return;
+        }
+        int newLength = Math.max(needed, length * 2);
+        int half = headDim / 2;
+        float[] c = new float[newLength * headDim];
+        float[] s = new float[newLength * headDim];
+        for (int p = 0; p < newLength; p++) {
+            for (int i = 0; i < half; i++) {
+                float angle = (float) (p * invFreq[i]); // HF computes the angle in f32
+                c[p * headDim + i] = c[p * headDim + i + half] = (float) Math.cos(angle);
+                s[p * headDim + i] = s[p * headDim + i + half] = (float) Math.sin(angle);
+            }
+        }
+        NDArray newCos = manager.create(c, new Shape(newLength, headDim)).toType(dtype, false);
+        NDArray newSin = manager.create(s, new Shape(newLength, headDim)).toType(dtype, false);
+        NDScope.unregister(newCos, newSin);
+        if (cos != null) {
+            // views handed out earlier share the storage through their own handles, so closing is safe
+            cos.close();
+            sin.close();
+        }
+        cos = newCos;
+        sin = newSin;
+        length = newLength;
+    }
+
+    /**
+     * Rotates {@code x} (…, count, heads, d) for the positions {@code first … first + count - 1}.
+     * The sequence axis must be third from the end.
+     */
+    public NDArray apply(NDArray x, int first, int count) {
+        NDArray[] table = slice(first, count);
+        NDArray c = table[0].expandDims(1); // (count, 1, d)
+        NDArray s = table[1].expandDims(1);
+        return x.mul(c).add(x.matMul(rotateHalf).mul(s));
+    }
+
+    /** Like {@link #apply} for x shaped (…, count, d): the sequence axis second from the end. */
+    public NDArray applyToSlots(NDArray x, int first, int count) {
+        NDArray[] table = slice(first, count);
+        return x.mul(table[0]).add(x.matMul(rotateHalf).mul(table[1]));
+    }
+
+    private NDArray[] slice(int first, int count) {
+        if (first + count > length) {
+            grow(first + count);
+        }
+        synchronized (this) {
+            NDIndex rows = new NDIndex("{}:{}, :", first, first + count);
+            return new NDArray[] {cos.get(rows), sin.get(rows)};
+        }
+    }
+}

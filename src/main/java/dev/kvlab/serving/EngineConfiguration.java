@@ -1,0 +1,87 @@
+package dev.kvlab.serving;
+
+import dev.kvlab.config.KvlabProperties;
+import dev.kvlab.generation.Generator;
+import dev.kvlab.metrics.DeviceMemoryProbe;
+import dev.kvlab.model.Architecture;
+import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.ModelFolder;
+import dev.kvlab.model.ModelLoader;
+import dev.kvlab.model.TransformerModel;
+import dev.kvlab.model.UnsupportedModelException;
+import dev.kvlab.model.weights.WeightException;
+import dev.kvlab.tokenizer.TextTokenizer;
+import dev.kvlab.tokenizer.TokenizerException;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * Loads the engine once at start-up: the model folder named by {@code kvlab.model.path}, its weights
+ * on {@code kvlab.device}, its tokenizer, and the {@link Generator} every request shares. The model
+ * and tokenizer hold native memory and are closed when the context shuts down (after in-flight
+ * requests have drained, with {@code server.shutdown=graceful}). Anything wrong with the model
+ * stops start-up with a {@link ModelLoadException} naming the folder and the field at fault.
+ */
+@Configuration(proxyBeanMethods = false)
+public class EngineConfiguration {
+
+    private static final Logger log = LoggerFactory.getLogger(EngineConfiguration.class);
+
+    @Bean
+    ModelFolder modelFolder(KvlabProperties properties) {
+        Path dir = properties.model().dir();
+        try {
+            return ModelFolder.open(dir);
+        } catch (UnsupportedModelException e) {
+            throw new ModelLoadException(dir, e.field(), e.getMessage(), e);
+        }
+    }
+
+    @Bean(destroyMethod = "close")
+    TransformerModel transformerModel(ModelFolder folder, KvlabProperties properties) {
+        long start = System.nanoTime();
+        TransformerModel model;
+        try {
+            model = ModelLoader.load(folder.dir(),
+                    new ModelLoader.Options(properties.device(), properties.model().dataType()));
+        } catch (UnsupportedModelException e) {
+            throw new ModelLoadException(folder.dir(), e.field(), e.getMessage(), e);
+        } catch (WeightException | IllegalArgumentException e) {
+            throw new ModelLoadException(folder.dir(), null, e.getMessage(), e);
+        }
+        ModelConfig c = model.config();
+        log.info("Loaded {} from {}: {} parameters, {} layers, {} heads ({} KV), {} on {}, KV cache {} bytes/token,"
+                        + " in {} ms",
+                c.architecture().huggingFaceName(), folder.dir().toAbsolutePath(), model.parameterCount(),
+                c.numLayers(), c.numHeads(), c.numKvHeads(), model.dtype(), DeviceMemoryProbe.deviceName(model.device()),
+                model.kvSpec().bytesPerToken(), (System.nanoTime() - start) / 1_000_000);
+        return model;
+    }
+
+    @Bean(destroyMethod = "close")
+    TextTokenizer textTokenizer(ModelFolder folder) {
+        try {
+            TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile());
+            if (tokenizer.vocabSize() > folder.config().vocabSize()) {
+                int tokens = tokenizer.vocabSize();
+                tokenizer.close();
+                throw new ModelLoadException(folder.dir(), "vocab_size", "tokenizer.json has " + tokens
+                        + " tokens but config.json vocab_size is " + folder.config().vocabSize(), null);
+            }
+            return tokenizer;
+        } catch (TokenizerException e) {
+            throw new ModelLoadException(folder.dir(), ModelFolder.TOKENIZER_FILE, e.getMessage(), e);
+        }
+    }
+
+    @Bean
+    Generator generator(TransformerModel model, TextTokenizer tokenizer, ModelFolder folder,
+            KvlabProperties properties) {
+        // Llama checkpoints are trained with a bos token before every document; GPT-2 is not.
+        Integer bos = model.config().architecture() == Architecture.LLAMA ? folder.bosTokenId() : null;
+        return new Generator(model, tokenizer, folder.eosTokenIds(), bos, properties.prefill().chunk());
+    }
+}

@@ -1,0 +1,18 @@
+package dev.kvlab.serving;
+
+import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
+import org.springframework.boot.diagnostics.FailureAnalysis;
+
+/** Turns a {@link ModelLoadException} into Spring Boot's short "APPLICATION FAILED TO START" report. */
+class ModelLoadFailureAnalyzer extends AbstractFailureAnalyzer<ModelLoadException> {
+
+    @Override
+    protected FailureAnalysis analyze(Throwable rootFailure, ModelLoadException cause) {
+        String action = "Point kvlab.model.path (env KVLAB_MODEL_PATH) at a Hugging Face model folder holding"
+                + " config.json, model.safetensors (or model.safetensors.index.json and its shards) and tokenizer.json"
+                + (cause.field() == null ? "." : ", and check '" + cause.field() + "'.")
+                + " Supported architectures: LlamaForCausalLM (also Mistral without sliding window, Qwen2)"
+                + " and GPT2LMHeadModel.";
+        return new FailureAnalysis(cause.getMessage(), action, cause);
+    }
+}
