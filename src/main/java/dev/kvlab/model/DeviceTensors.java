@@ -38,10 +38,7 @@ final class DeviceTensors {
         float[] values = source.readFloats(name, shape);
         parameters += values.length;
         try (NDManager scratch = manager.newSubManager()) {
-            NDArray f32 = scratch.create(values, new Shape(shape));
-            NDArray out = f32.toType(dtype, true);
-            out.attach(manager);
-            return out;
+            return keep(scratch.create(values, new Shape(shape)));
         }
     }
 
@@ -55,9 +52,7 @@ final class DeviceTensors {
                 parts.add(scratch.create(values, new Shape(outs[i], in)));
             }
             NDArray fused = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 0);
-            NDArray out = fused.transpose().toType(dtype, true);
-            out.attach(manager);
-            return out;
+            return keep(fused.transpose());
         }
     }
 
@@ -71,10 +66,23 @@ final class DeviceTensors {
                 parts.add(scratch.create(values, new Shape(outs[i])));
             }
             NDArray fused = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 0);
-            NDArray out = fused.toType(dtype, true);
-            out.attach(manager);
-            return out;
+            return keep(fused);
         }
+    }
+
+    /**
+     * A copy in torch-owned memory, in the compute dtype, attached to the weights' manager. On CPU,
+     * DJL wraps Java's direct buffer without copying, and views or same-dtype casts of such an array
+     * share that buffer but not the Java reference that keeps it alive: once the original array is
+     * closed, a garbage collection frees the memory under them (seen as random NaN logits).
+     */
+    private NDArray keep(NDArray scratchArray) {
+        NDArray copy = scratchArray.toType(dtype, false);
+        if (copy == scratchArray || copy.getDataType() == scratchArray.getDataType()) {
+            copy = scratchArray.duplicate();
+        }
+        copy.attach(manager);
+        return copy;
     }
 
     /** GPT-2 Conv1D weights are already stored (in, out): used as is. */

@@ -12,6 +12,7 @@ import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -113,7 +114,11 @@ public final class TextTokenizer implements Closeable {
         return decode(ids, 0, ids.length);
     }
 
-    /** The text of {@code ids[from, to)}, skipping special tokens. */
+    /**
+     * The text of {@code ids[from, to)}, skipping special tokens.
+     *
+     * @throws IllegalArgumentException if an id is outside the vocabulary
+     */
     public String decode(int[] ids, int from, int to) {
         long[] longIds = new long[to - from];
         for (int i = from; i < to; i++) {
@@ -160,7 +165,7 @@ public final class TextTokenizer implements Closeable {
         }
     }
 
-    private <T> T withNative(java.util.function.Supplier<T> call) {
+    private <T> T withNative(Supplier<T> call) {
         lock.readLock().lock();
         try {
             if (closed) {

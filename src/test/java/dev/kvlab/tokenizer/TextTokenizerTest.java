@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -94,7 +95,7 @@ class TextTokenizerTest {
                 int[] expected = tokenizer.encode(text);
                 results.add(pool.submit(() -> {
                     int[] ids = tokenizer.encode(text);
-                    return java.util.Arrays.equals(expected, ids) && tokenizer.decode(ids).equals(text);
+                    return Arrays.equals(expected, ids) && tokenizer.decode(ids).equals(text);
                 }));
             }
             for (Future<Boolean> result : results) {

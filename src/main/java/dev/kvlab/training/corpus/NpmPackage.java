@@ -2,6 +2,7 @@ package dev.kvlab.training.corpus;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -70,7 +71,7 @@ public record NpmPackage(String name, String version, String sha1) {
         }
         if (process.exitValue() != 0) {
             throw new IOException(String.join(" ", command) + " exited with " + process.exitValue() + ":\n"
-                    + new String(output, java.nio.charset.StandardCharsets.UTF_8));
+                    + new String(output, StandardCharsets.UTF_8));
         }
     }
 

@@ -32,7 +32,8 @@ public final class PassKeyDocuments {
     /** Longer filler sentences are skipped: they would make the depth and length too coarse. */
     public static final int MAX_SENTENCE_TOKENS = 96;
 
-    private final List<String> sentences = new ArrayList<>();
+    private final List<String> sentences;
+    /** Token count of {@code " " + sentence}, counted on first use (0 = not yet); races only repeat work. */
     private final int[] sentenceTokens;
     private final ToIntFunction<String> tokenCounter;
 
@@ -41,19 +42,12 @@ public final class PassKeyDocuments {
      * @param tokenCounter the number of tokens of a piece of text
      */
     public PassKeyDocuments(List<String> fillerSentences, ToIntFunction<String> tokenCounter) {
+        if (fillerSentences.isEmpty()) {
+            throw new IllegalArgumentException("no filler sentences");
+        }
+        this.sentences = List.copyOf(fillerSentences);
+        this.sentenceTokens = new int[sentences.size()];
         this.tokenCounter = tokenCounter;
-        List<Integer> counts = new ArrayList<>();
-        for (String sentence : fillerSentences) {
-            int tokens = Math.max(1, tokenCounter.applyAsInt(" " + sentence));
-            if (tokens <= MAX_SENTENCE_TOKENS) {
-                sentences.add(sentence);
-                counts.add(tokens);
-            }
-        }
-        if (sentences.isEmpty()) {
-            throw new IllegalArgumentException("no filler sentence of at most " + MAX_SENTENCE_TOKENS + " tokens");
-        }
-        this.sentenceTokens = counts.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** A token counter that assumes a fixed number of characters per token. */
@@ -117,22 +111,22 @@ public final class PassKeyDocuments {
         int fillerTokens = Math.max(0, targetTokens - fixedTokens);
         int beforeTarget = (int) Math.round(depth * fillerTokens);
 
-        int next = random.nextInt(sentences.size());
+        int next = usableFrom(random.nextInt(sentences.size()));
         StringBuilder prompt = new StringBuilder();
         int before = 0;
-        while (before + sentenceTokens[next] / 2 < beforeTarget) { // stop at the sentence end nearest the target
+        while (before + tokens(next) / 2 < beforeTarget) { // stop at the sentence end nearest the target
             append(prompt, sentences.get(next));
-            before += sentenceTokens[next];
-            next = (next + 1) % sentences.size();
+            before += tokens(next);
+            next = usableFrom(next + 1);
         }
         int keyOffset = prompt.isEmpty() ? 0 : prompt.length() + 1;
         append(prompt, keySentence);
         int after = 0;
         int afterTarget = fillerTokens - before;
-        while (after + sentenceTokens[next] / 2 < afterTarget) {
+        while (after + tokens(next) / 2 < afterTarget) {
             append(prompt, sentences.get(next));
-            after += sentenceTokens[next];
-            next = (next + 1) % sentences.size();
+            after += tokens(next);
+            next = usableFrom(next + 1);
         }
         append(prompt, QUESTION);
         int promptTokens = before + after + fixedTokens;
@@ -143,6 +137,24 @@ public final class PassKeyDocuments {
     /** Builds a document at a depth drawn uniformly from [0, 1]. */
     public PassKeyDocument generate(int targetTokens, SplittableRandom random) {
         return generate(targetTokens, random.nextDouble(), random);
+    }
+
+    /** The first sentence from index {@code i} on (wrapping around) that is short enough. */
+    private int usableFrom(int i) {
+        for (int tried = 0; tried < sentences.size(); tried++) {
+            int k = (i + tried) % sentences.size();
+            if (tokens(k) <= MAX_SENTENCE_TOKENS) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("no filler sentence of at most " + MAX_SENTENCE_TOKENS + " tokens");
+    }
+
+    private int tokens(int i) {
+        if (sentenceTokens[i] == 0) {
+            sentenceTokens[i] = Math.max(1, tokenCounter.applyAsInt(" " + sentences.get(i)));
+        }
+        return sentenceTokens[i];
     }
 
     private static void append(StringBuilder text, String sentence) {

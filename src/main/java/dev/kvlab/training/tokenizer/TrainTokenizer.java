@@ -63,8 +63,15 @@ public final class TrainTokenizer {
         return trainer.train();
     }
 
-    /** Whether {@code modelDir} already holds a tokenizer (the model trainer reuses it). */
-    public static boolean exists(Path modelDir) {
-        return Files.isRegularFile(modelDir.resolve("tokenizer.json"));
+    /**
+     * The model trainer's entry: returns {@code modelDir/tokenizer.json}, first training it on
+     * {@code corpus} and writing it with {@code tokenizer_config.json} if the folder has none.
+     */
+    public static Path ensureIn(Path modelDir, Corpus corpus, int vocabSize, int modelMaxLength) throws IOException {
+        Path file = modelDir.resolve("tokenizer.json");
+        if (!Files.isRegularFile(file)) {
+            TokenizerJsonWriter.writeToModelFolder(train(corpus, vocabSize), modelDir, modelMaxLength);
+        }
+        return file;
     }
 }

@@ -108,9 +108,14 @@ class BpeTrainerTest {
             if (pairs.isEmpty()) {
                 break;
             }
-            long best = pairs.entrySet().stream()
-                    .max(Map.Entry.<Long, Long>comparingByValue().thenComparing(Map.Entry.comparingByKey(), (x, y) -> Long.compare(y, x)))
-                    .orElseThrow().getKey();
+            long best = -1;
+            for (Map.Entry<Long, Long> e : pairs.entrySet()) {
+                long count = e.getValue();
+                long bestCount = best < 0 ? -1 : pairs.get(best);
+                if (count > bestCount || (count == bestCount && e.getKey() < best)) {
+                    best = e.getKey();
+                }
+            }
             int left = (int) (best >>> 32);
             int right = (int) best;
             String token = vocab.get(left) + vocab.get(right);

@@ -27,8 +27,9 @@ class PreTokenizerTest {
     }
 
     @Test
-    void whitespaceBeforeAWordLeavesOneSpaceForTheWord() {
-        assertEquals(List.of("a", "  ", " b", "\n\n", "c", "\t", "\r\n"), PreTokenizer.split("a   b\n\nc\t\r\n"));
+    void whitespaceBeforeAWordLeavesItsLastCharacterApart() {
+        // GPT-2's \s+(?!\S): a run of whitespace stops one short of the next word
+        assertEquals(List.of("a", "  ", " b", "\n", "\n", "c", "\t\r\n"), PreTokenizer.split("a   b\n\nc\t\r\n"));
     }
 
     @ParameterizedTest

@@ -1,0 +1,103 @@
+package dev.kvlab.serving;
+
+import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyException;
+import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.config.KvlabProperties;
+import dev.kvlab.generation.GenerationRequest;
+import dev.kvlab.generation.SamplingParams;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The body of {@code POST /generate} as the client sent it (DESIGN §5). Absent fields take the
+ * defaults below; {@link #toGeneration} checks every value and names the field at fault.
+ *
+ * @param prompt required, non-empty
+ * @param maxNewTokens [64], 0 … {@code kvlab.serving.max-new-tokens}
+ * @param temperature [0.0 = greedy], 0 … 100
+ * @param topK [0 = off], ≥ 0
+ * @param topP [1.0 = off], in (0, 1]
+ * @param seed [random]; the same seed and parameters give the same text
+ * @param stop [none]; a string or a list of up to 16 non-empty strings, left out of the text
+ * @param stream [false]; {@code true} is refused until streaming exists
+ * @param kvCache [{"policy": "full"}]; the policy and its parameters, see {@link PolicyRegistry}
+ */
+record GenerateRequest(
+        @JsonProperty("prompt") String prompt,
+        @JsonProperty("max_new_tokens") Integer maxNewTokens,
+        @JsonProperty("temperature") Double temperature,
+        @JsonProperty("top_k") Integer topK,
+        @JsonProperty("top_p") Double topP,
+        @JsonProperty("seed") Long seed,
+        @JsonProperty("stop") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> stop,
+        @JsonProperty("stream") Boolean stream,
+        @JsonProperty("kv_cache") Map<String, Object> kvCache) {
+
+    static final int DEFAULT_MAX_NEW_TOKENS = 64;
+    static final double MAX_TEMPERATURE = 100.0;
+    static final int MAX_STOP_SEQUENCES = 16;
+
+    /**
+     * The engine request this body asks for.
+     *
+     * @throws ApiException 400 naming the first field that is missing or out of range
+     */
+    GenerationRequest toGeneration(KvlabProperties.Serving limits) {
+        if (prompt == null) {
+            throw ApiException.badRequest("prompt", "is required");
+        }
+        if (prompt.isEmpty()) {
+            throw ApiException.badRequest("prompt", "must not be empty");
+        }
+        int maxNew = maxNewTokens == null ? Math.min(DEFAULT_MAX_NEW_TOKENS, limits.maxNewTokens()) : maxNewTokens;
+        if (maxNew < 0 || maxNew > limits.maxNewTokens()) {
+            throw ApiException.badRequest("max_new_tokens", "must be between 0 and " + limits.maxNewTokens()
+                    + " (kvlab.serving.max-new-tokens), got " + maxNew);
+        }
+        double temp = temperature == null ? 0.0 : temperature;
+        if (!(temp >= 0 && temp <= MAX_TEMPERATURE)) {
+            throw ApiException.badRequest("temperature", "must be between 0 (greedy) and " + MAX_TEMPERATURE
+                    + ", got " + temp);
+        }
+        int k = topK == null ? 0 : topK;
+        if (k < 0) {
+            throw ApiException.badRequest("top_k", "must be >= 0 (0 = off), got " + k);
+        }
+        double p = topP == null ? 1.0 : topP;
+        if (!(p > 0 && p <= 1)) {
+            throw ApiException.badRequest("top_p", "must be in (0, 1] (1 = off), got " + p);
+        }
+        if (Boolean.TRUE.equals(stream)) {
+            throw ApiException.badRequest("stream", "streaming is not supported yet; send false or leave it out");
+        }
+        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
+        return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), checkedStops(), policy());
+    }
+
+    private List<String> checkedStops() {
+        if (stop == null) {
+            return List.of();
+        }
+        if (stop.size() > MAX_STOP_SEQUENCES) {
+            throw ApiException.badRequest("stop", "at most " + MAX_STOP_SEQUENCES + " stop strings, got " + stop.size());
+        }
+        for (int i = 0; i < stop.size(); i++) {
+            if (stop.get(i) == null || stop.get(i).isEmpty()) {
+                throw ApiException.badRequest("stop[" + i + "]", "stop strings must be non-empty");
+            }
+        }
+        return stop;
+    }
+
+    private CachePolicy policy() {
+        try {
+            return PolicyRegistry.create(kvCache);
+        } catch (PolicyException e) {
+            throw ApiException.badRequest("kv_cache." + e.field(), e.getMessage());
+        }
+    }
+}

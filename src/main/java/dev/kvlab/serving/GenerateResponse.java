@@ -1,0 +1,79 @@
+package dev.kvlab.serving;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.kvlab.cache.CacheStats;
+import dev.kvlab.generation.GenerationResult;
+import dev.kvlab.generation.GenerationTimings;
+import dev.kvlab.metrics.DeviceMemoryProbe;
+import java.util.Map;
+
+/**
+ * The answer of {@code POST /generate} (DESIGN §5): the text, why it ended, token counts, where the
+ * time went, what the KV cache held and how much memory the device holds.
+ */
+record GenerateResponse(
+        @JsonProperty("id") String id,
+        @JsonProperty("text") String text,
+        @JsonProperty("finish_reason") String finishReason,
+        @JsonProperty("usage") Usage usage,
+        @JsonProperty("timings") Timings timings,
+        @JsonProperty("kv_cache") KvCache kvCache,
+        @JsonProperty("memory") Memory memory) {
+
+    record Usage(
+            @JsonProperty("prompt_tokens") int promptTokens,
+            @JsonProperty("completion_tokens") int completionTokens) {}
+
+    /**
+     * Milliseconds; {@code ttft_ms} runs from the request's arrival (queueing included) to its first
+     * token; {@code tokens_per_second} is the decode rate after the first token.
+     */
+    record Timings(
+            @JsonProperty("queue_ms") double queueMs,
+            @JsonProperty("prefill_ms") double prefillMs,
+            @JsonProperty("decode_ms") double decodeMs,
+            @JsonProperty("ttft_ms") double ttftMs,
+            @JsonProperty("tokens_per_second") double tokensPerSecond) {}
+
+    record KvCache(
+            @JsonProperty("policy") String policy,
+            @JsonProperty("params") Map<String, Object> params,
+            @JsonProperty("seen_tokens") long seenTokens,
+            @JsonProperty("stored_tokens") long storedTokens,
+            @JsonProperty("bytes") long bytes,
+            @JsonProperty("peak_bytes") long peakBytes,
+            @JsonProperty("full_cache_bytes") long fullCacheBytes,
+            @JsonProperty("compression_ratio") double compressionRatio,
+            @JsonProperty("evicted") long evicted,
+            @JsonProperty("merged") long merged) {
+
+        static KvCache of(CacheStats s) {
+            return new KvCache(s.policy(), s.params(), s.seenTokens(), s.storedTokens(), s.bytes(), s.peakBytes(),
+                    s.fullCacheBytes(), s.compressionRatio(), s.evicted(), s.merged());
+        }
+    }
+
+    record Memory(
+            @JsonProperty("device") String device,
+            @JsonProperty("used_bytes") long usedBytes,
+            @JsonProperty("total_bytes") long totalBytes) {
+
+        static Memory of(DeviceMemoryProbe.Snapshot s) {
+            return new Memory(s.device(), s.usedBytes(), s.totalBytes());
+        }
+    }
+
+    static GenerateResponse of(String id, GenerationResult result, long queueNanos, DeviceMemoryProbe.Snapshot memory) {
+        GenerationTimings t = result.timings();
+        Timings timings = new Timings(millis(queueNanos), millis(t.prefillNanos()), millis(t.decodeNanos()),
+                millis(queueNanos + t.timeToFirstTokenNanos()), Math.round(t.tokensPerSecond() * 100) / 100.0);
+        return new GenerateResponse(id, result.text(), result.finishReason().apiName(),
+                new Usage(result.promptTokens(), result.completionTokens()), timings, KvCache.of(result.cache()),
+                Memory.of(memory));
+    }
+
+    /** Nanoseconds as milliseconds with microsecond precision. */
+    static double millis(long nanos) {
+        return Math.round(nanos / 1_000.0) / 1_000.0;
+    }
+}

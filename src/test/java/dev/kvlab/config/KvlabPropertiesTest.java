@@ -1,0 +1,83 @@
+package dev.kvlab.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.types.DataType;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.context.properties.bind.BindException;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.ConfigurationPropertySources;
+import org.springframework.core.env.MapPropertySource;
+import org.springframework.core.env.PropertySource;
+import org.springframework.core.env.SystemEnvironmentPropertySource;
+import org.springframework.util.unit.DataSize;
+
+/** Binding of {@code kvlab.*}: the documented defaults, environment variables, and refusal of bad values. */
+class KvlabPropertiesTest {
+
+    private static KvlabProperties bind(PropertySource<?> source) {
+        return new Binder(ConfigurationPropertySources.from(source)).bindOrCreate("kvlab", KvlabProperties.class);
+    }
+
+    private static KvlabProperties bind(Map<String, Object> properties) {
+        return bind(new MapPropertySource("test", properties));
+    }
+
+    @Test
+    void defaultsAreTheDocumentedOnes() {
+        KvlabProperties p = bind(Map.of());
+        assertThat(p.model().dir()).isEqualTo(Path.of("models/kvlab-tiny"));
+        assertThat(p.model().dataType()).isNull();
+        assertThat(p.device()).isEqualTo("auto");
+        assertThat(p.prefill().chunk()).isEqualTo(512);
+        assertThat(p.memory().limit()).isNull();
+        assertThat(p.serving().maxNewTokens()).isEqualTo(1024);
+        assertThat(p.serving().maxPromptTokens()).isEqualTo(8192);
+        assertThat(p.serving().maxConcurrent()).isEqualTo(2);
+        assertThat(p.serving().maxQueue()).isEqualTo(16);
+        assertThat(p.security().apiKey()).isNull();
+    }
+
+    @Test
+    void environmentVariablesBindThroughRelaxedNames() {
+        KvlabProperties p = bind(new SystemEnvironmentPropertySource("env", Map.of(
+                "KVLAB_MODEL_PATH", "/models/smol",
+                "KVLAB_MODEL_DTYPE", "f16",
+                "KVLAB_DEVICE", "gpu:1",
+                "KVLAB_MEMORY_LIMIT", "8GB",
+                "KVLAB_SERVING_MAXNEWTOKENS", "99",
+                "KVLAB_SERVING_MAXCONCURRENT", "4",
+                "KVLAB_PREFILL_CHUNK", "128")));
+        assertThat(p.model().dir()).isEqualTo(Path.of("/models/smol"));
+        assertThat(p.model().dataType()).isEqualTo(DataType.FLOAT16);
+        assertThat(p.device()).isEqualTo("gpu:1");
+        assertThat(p.memory().limit()).isEqualTo(DataSize.ofGigabytes(8));
+        assertThat(p.serving().maxNewTokens()).isEqualTo(99);
+        assertThat(p.serving().maxConcurrent()).isEqualTo(4);
+        assertThat(p.prefill().chunk()).isEqualTo(128);
+    }
+
+    @Test
+    void plainMemoryLimitIsBytes() {
+        assertThat(bind(Map.of("kvlab.memory.limit", "1048576")).memory().limit().toBytes()).isEqualTo(1 << 20);
+    }
+
+    @Test
+    void badValuesFailBindingNamingTheProperty() {
+        assertBindFails(Map.of("kvlab.serving.max-concurrent", "0"), "kvlab.serving.max-concurrent");
+        assertBindFails(Map.of("kvlab.serving.max-queue", "-1"), "kvlab.serving.max-queue");
+        assertBindFails(Map.of("kvlab.prefill.chunk", "0"), "kvlab.prefill.chunk");
+        assertBindFails(Map.of("kvlab.model.dtype", "bf16"), "kvlab.model.dtype");
+        assertBindFails(Map.of("kvlab.model.dtype", "int8"), "kvlab.model.dtype");
+        assertBindFails(Map.of("kvlab.memory.limit", "0"), "kvlab.memory.limit");
+    }
+
+    private static void assertBindFails(Map<String, Object> properties, String property) {
+        assertThatThrownBy(() -> bind(properties))
+                .isInstanceOf(BindException.class)
+                .rootCause().hasMessageContaining(property);
+    }
+}

@@ -1,0 +1,30 @@
+package dev.kvlab.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.Device;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class DeviceMemoryProbeTest {
+
+    @Test
+    void parsesResidentSetFromProcStatus() {
+        List<String> status = List.of("Name:\tjava", "VmPeak:\t 9000 kB", "VmRSS:\t  123456 kB", "RssAnon:\t 100 kB");
+        assertThat(DeviceMemoryProbe.parseVmRss(status)).isEqualTo(123456L * 1024);
+    }
+
+    @Test
+    void cpuSnapshotIsTheProcessAgainstPhysicalMemory() {
+        DeviceMemoryProbe.Snapshot s = new DeviceMemoryProbe(Device.cpu()).snapshot();
+        assertThat(s.device()).isEqualTo("cpu");
+        assertThat(s.usedBytes()).isPositive();
+        assertThat(s.totalBytes()).isGreaterThan(s.usedBytes());
+    }
+
+    @Test
+    void deviceNamesUseTheConfigSpelling() {
+        assertThat(DeviceMemoryProbe.deviceName(Device.cpu())).isEqualTo("cpu");
+        assertThat(DeviceMemoryProbe.deviceName(Device.gpu(1))).isEqualTo("gpu:1");
+    }
+}
