@@ -43,7 +43,7 @@ class KvlabPropertiesTest {
 
     @Test
     void environmentVariablesBindThroughRelaxedNames() {
-        KvlabProperties p = bind(new SystemEnvironmentPropertySource("env", Map.of(
+        KvlabProperties p = bind(new SystemEnvironmentPropertySource("systemEnvironment", Map.of(
                 "KVLAB_MODEL_PATH", "/models/smol",
                 "KVLAB_MODEL_DTYPE", "f16",
                 "KVLAB_DEVICE", "gpu:1",

@@ -2,6 +2,7 @@ package dev.kvlab.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.kvlab.KvlabApplication;
 import dev.kvlab.config.KvlabProperties;
@@ -60,8 +61,12 @@ class EngineConfigurationTest {
         Path missing = tmp.resolve("absent");
         SpringApplicationBuilder app = new SpringApplicationBuilder(KvlabApplication.class)
                 .web(WebApplicationType.NONE)
-                .properties("kvlab.model.path=" + missing, "spring.main.banner-mode=off");
-        assertThatThrownBy(app::run)
-                .rootCause().hasMessageContaining(missing.toAbsolutePath().toString());
+                .properties("spring.main.banner-mode=off");
+        Throwable failure = catchThrowable(() -> app.run("--kvlab.model.path=" + missing));
+        while (failure != null && !(failure instanceof ModelLoadException)) {
+            failure = failure.getCause();
+        }
+        assertThat(failure).isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining(missing.toAbsolutePath().toString());
     }
 }
