@@ -63,7 +63,8 @@ public final class AttentionObservation {
         if (rowEntropy == null) {
             NDArray p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
             NDArray plogp = p.mul(p.clip(1e-30f, 1f).log()).neg();
-            float[] h = plogp.sum(new int[] {3}).mean(new int[] {0, 1}).toFloatArray(); // (tokens)
+            // (tokens); one axis per mean, as DJL's PyTorch engine allows; groups are equal, so this is the mean over all heads
+            float[] h = plogp.sum(new int[] {3}).mean(new int[] {1}).mean(new int[] {0}).toFloatArray();
             rowEntropy = new float[tokens];
             for (int t = 0; t < tokens; t++) {
                 int visible = stored - tokens + t + 1; // causal: the t-th new query sees this many keys

@@ -10,7 +10,9 @@ import java.util.Arrays;
 
 /**
  * One layer's keys and values, shaped (kvHeads, stored, headDim), plus per head and slot the
- * original position, the merge count {@code n} and the policy's score. The tensors live in a
+ * original position, the merge count {@code n} and two policy channels: {@code scores}, summed when
+ * slots merge (accumulated attention), and {@code meanScores}, averaged weighted by {@code n} when
+ * they merge (a per-token property such as attention entropy). The tensors live in a
  * preallocated buffer that grows geometrically, so appending a token never copies the whole cache.
  * Slot metadata lives in Java arrays: policies decide in Java and only the final gather or merge
  * touches the device.
@@ -28,6 +30,7 @@ public final class LayerCache {
     private int[][] positions;
     private float[][] counts;
     private float[][] scores;
+    private float[][] meanScores;
     private boolean anyMerged;
 
     private long evictedSlots;
@@ -45,6 +48,7 @@ public final class LayerCache {
         positions = new int[heads][0];
         counts = new float[heads][0];
         scores = new float[heads][0];
+        meanScores = new float[heads][0];
     }
 
     /**
@@ -63,6 +67,7 @@ public final class LayerCache {
             positions[h] = Arrays.copyOf(positions[h], stored + tokens);
             counts[h] = Arrays.copyOf(counts[h], stored + tokens);
             scores[h] = Arrays.copyOf(scores[h], stored + tokens);
+            meanScores[h] = Arrays.copyOf(meanScores[h], stored + tokens);
             for (int t = 0; t < tokens; t++) {
                 positions[h][stored + t] = firstPosition + t;
                 counts[h][stored + t] = 1f;
@@ -173,12 +178,14 @@ public final class LayerCache {
             int[] newPositions = new int[newStored];
             float[] newCounts = new float[newStored];
             float[] newScores = new float[newStored];
+            float[] newMeans = new float[newStored];
             for (int i = 0; i < newStored; i++) {
                 int old = plan.keep()[h][i];
                 newPositions[i] = positions[h][old];
                 if (!plan.merges()) {
                     newCounts[i] = counts[h][old];
                     newScores[i] = scores[h][old];
+                    newMeans[i] = meanScores[h][old];
                 }
             }
             if (plan.merges()) {
@@ -189,10 +196,14 @@ public final class LayerCache {
                     } else {
                         newCounts[t] += counts[h][s];
                         newScores[t] += scores[h][s];
+                        newMeans[t] += counts[h][s] * meanScores[h][s];
                         if (plan.keep()[h][t] != s) {
                             mergedSlots++;
                         }
                     }
+                }
+                for (int i = 0; i < newStored; i++) {
+                    newMeans[i] /= newCounts[i];
                 }
             } else {
                 evictedSlots += stored - newStored;
@@ -200,6 +211,7 @@ public final class LayerCache {
             positions[h] = newPositions;
             counts[h] = newCounts;
             scores[h] = newScores;
+            meanScores[h] = newMeans;
         }
         stored = newStored;
         anyMerged = false;
@@ -236,6 +248,14 @@ public final class LayerCache {
     /** The policy's per-slot score (e.g. accumulated attention); moves with compaction, summed on merge. */
     public float[] scores(int head) {
         return scores[head];
+    }
+
+    /**
+     * A second per-slot policy value (0 for new slots) that moves with compaction and becomes the
+     * count-weighted mean on merge, e.g. the attention entropy each token had as the query. Writable.
+     */
+    public float[] meanScores(int head) {
+        return meanScores[head];
     }
 
     public int kvHeads() {

@@ -24,7 +24,8 @@ public class ApiException extends ErrorResponseException {
 
     /** A problem body naming {@code field} (when non-null) in its {@code field} property and its detail. */
     public static ProblemDetail problem(HttpStatus status, String field, String detail) {
-        ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, field == null ? detail : field + ": " + detail);
+        String text = field == null ? detail : field + ": " + detail;
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, text);
         if (field != null) {
             problem.setProperty(FIELD, field);
         }

@@ -56,7 +56,8 @@ public class EngineConfiguration {
         log.info("Loaded {} from {}: {} parameters, {} layers, {} heads ({} KV), {} on {}, KV cache {} bytes/token,"
                         + " in {} ms",
                 c.architecture().huggingFaceName(), folder.dir().toAbsolutePath(), model.parameterCount(),
-                c.numLayers(), c.numHeads(), c.numKvHeads(), model.dtype(), DeviceMemoryProbe.deviceName(model.device()),
+                c.numLayers(), c.numHeads(), c.numKvHeads(), model.dtype(),
+                DeviceMemoryProbe.deviceName(model.device()),
                 model.kvSpec().bytesPerToken(), (System.nanoTime() - start) / 1_000_000);
         return model;
     }

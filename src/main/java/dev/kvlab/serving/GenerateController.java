@@ -20,6 +20,6 @@ class GenerateController {
 
     @PostMapping(path = "/generate", consumes = MediaType.APPLICATION_JSON_VALUE)
     GenerateResponse generate(@RequestBody GenerateRequest body) {
-        return generation.generate(body.toGeneration(limits));
+        return generation.generate(body.toGeneration(limits, generation.architecture()));
     }
 }

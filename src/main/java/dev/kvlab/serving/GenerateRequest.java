@@ -8,6 +8,7 @@ import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.SamplingParams;
+import dev.kvlab.model.Architecture;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -44,9 +45,11 @@ record GenerateRequest(
     /**
      * The engine request this body asks for.
      *
+     * @param architecture the loaded model's, which decides the policy options that apply (GPT-2 has
+     *     no rotary positions to re-index)
      * @throws ApiException 400 naming the first field that is missing or out of range
      */
-    GenerationRequest toGeneration(KvlabProperties.Serving limits) {
+    GenerationRequest toGeneration(KvlabProperties.Serving limits, Architecture architecture) {
         if (prompt == null) {
             throw ApiException.badRequest("prompt", "is required");
         }
@@ -75,7 +78,8 @@ record GenerateRequest(
             throw ApiException.badRequest("stream", "streaming is not supported yet; send false or leave it out");
         }
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
-        return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), checkedStops(), policy());
+        return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), checkedStops(),
+                policy(architecture));
     }
 
     private List<String> checkedStops() {
@@ -83,7 +87,8 @@ record GenerateRequest(
             return List.of();
         }
         if (stop.size() > MAX_STOP_SEQUENCES) {
-            throw ApiException.badRequest("stop", "at most " + MAX_STOP_SEQUENCES + " stop strings, got " + stop.size());
+            throw ApiException.badRequest("stop",
+                    "at most " + MAX_STOP_SEQUENCES + " stop strings, got " + stop.size());
         }
         for (int i = 0; i < stop.size(); i++) {
             if (stop.get(i) == null || stop.get(i).isEmpty()) {
@@ -93,9 +98,9 @@ record GenerateRequest(
         return stop;
     }
 
-    private CachePolicy policy() {
+    private CachePolicy policy(Architecture architecture) {
         try {
-            return PolicyRegistry.create(kvCache);
+            return PolicyRegistry.create(kvCache, architecture);
         } catch (PolicyException e) {
             throw ApiException.badRequest("kv_cache." + e.field(), e.getMessage());
         }

@@ -9,6 +9,7 @@ import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.TokenListener;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
+import dev.kvlab.model.Architecture;
 import dev.kvlab.model.ContextOverflowException;
 import java.time.Duration;
 import java.util.Locale;
@@ -21,7 +22,7 @@ import org.springframework.stereotype.Service;
  * the response. Engine failures a client caused become problem responses, never a 500.
  */
 @Service
-public class GenerationService {
+class GenerationService {
 
     private final Generator generator;
     private final AdmissionControl admission;
@@ -36,6 +37,11 @@ public class GenerationService {
         this.metrics = metrics;
         this.memory = memory;
         this.maxPromptTokens = properties.serving().maxPromptTokens();
+    }
+
+    /** The loaded model's architecture, which decides which cache options apply. */
+    Architecture architecture() {
+        return generator.model().config().architecture();
     }
 
     /**

@@ -99,7 +99,8 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
         if (cause instanceof JacksonException other && !path(other).isEmpty()) {
             return ApiException.problem(HttpStatus.BAD_REQUEST, path(other), other.getOriginalMessage());
         }
-        return ApiException.problem(HttpStatus.BAD_REQUEST, null, "the request body is missing or is not a JSON object");
+        return ApiException.problem(HttpStatus.BAD_REQUEST, null,
+                "the request body is missing or is not a JSON object");
     }
 
     /** The JSON path of the failure as a client writes it: {@code kv_cache.budget}, {@code stop[1]}. */

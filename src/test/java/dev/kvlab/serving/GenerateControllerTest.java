@@ -5,7 +5,7 @@ import static org.hamcrest.Matchers.startsWith;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.verifyNoInteractions;
+import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.when;
 import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.get;
 import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.post;
@@ -16,6 +16,7 @@ import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.
 
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
+import dev.kvlab.model.Architecture;
 import java.time.Duration;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -77,9 +78,10 @@ class GenerateControllerTest {
                 Arguments.of("{\"prompt\": \"hi\", \"stop\": {\"a\": 1}}", "stop"),
                 Arguments.of("{\"prompt\": \"hi\", \"stream\": true}", "stream"),
                 Arguments.of("{\"prompt\": \"hi\", \"stream\": \"yes\"}", "stream"),
-                Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"h2o\"}}", "kv_cache.policy"),
+                Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"no-such-policy\"}}", "kv_cache.policy"),
                 Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": 3}}", "kv_cache.policy"),
-                Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"full\", \"budget\": 64}}", "kv_cache.budget"),
+                Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"full\", \"budget\": 64}}",
+                        "kv_cache.budget"),
                 Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"budget\": 64}}", "kv_cache.budget"),
                 Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": \"full\"}", "kv_cache"),
                 Arguments.of("{\"prompt\": \"hi\", \"max_tokens\": 5}", "max_tokens"),
@@ -95,7 +97,7 @@ class GenerateControllerTest {
                 .andExpect(jsonPath("$.status").value(400))
                 .andExpect(jsonPath("$.field").value(field))
                 .andExpect(jsonPath("$.detail").value(startsWith(field + ": ")));
-        verifyNoInteractions(generation);
+        verify(generation, never()).generate(any());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -105,7 +107,7 @@ class GenerateControllerTest {
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON))
                 .andExpect(jsonPath("$.detail").value(containsString(detail)));
-        verifyNoInteractions(generation);
+        verify(generation, never()).generate(any());
     }
 
     static Stream<Arguments> unreadableBodies() {
@@ -150,6 +152,18 @@ class GenerateControllerTest {
         assertThat(r.sampling().topP()).isEqualTo(0.9);
         assertThat(r.sampling().seed()).isEqualTo(42L);
         assertThat(r.stop()).containsExactly("\n\n");
+    }
+
+    @Test
+    void cacheOptionsAreCheckedAgainstTheLoadedArchitecture() throws Exception {
+        when(generation.architecture()).thenReturn(Architecture.GPT2);
+        String body = """
+                {"prompt": "hi", "kv_cache": {"policy": "streaming", "budget": 64, "rope": "cache-index"}}""";
+        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content(body))
+                .andExpect(status().isBadRequest())
+                .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON))
+                .andExpect(jsonPath("$.field").value("kv_cache.rope"));
+        verify(generation, never()).generate(any());
     }
 
     @Test

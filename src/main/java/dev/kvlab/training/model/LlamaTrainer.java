@@ -1,0 +1,267 @@
+package dev.kvlab.training.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.policy.FullPolicy;
+import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.ModelLoader;
+import dev.kvlab.model.TransformerModel;
+import dev.kvlab.model.llama.LlamaModel;
+import dev.kvlab.model.weights.SafetensorsWriter;
+import dev.kvlab.tokenizer.TextTokenizer;
+import dev.kvlab.training.corpus.Corpus;
+import dev.kvlab.training.corpus.Document;
+import dev.kvlab.training.passkey.PassKeyDocuments;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * Trains the Llama model {@code models/kvlab-tiny} on two CPU cores, through the same {@link
+ * LlamaModel} forward pass the server runs for inference (the KV cache included: PyTorch autograd
+ * differentiates through its in-place buffer writes), so there is no second implementation that
+ * could disagree with what is served.
+ *
+ * <p>Recipe: next-token cross-entropy on windows of {@code seqLen} tokens from {@link TrainingData}
+ * (corpus text plus pass-key documents), batch 1 with gradients accumulated over {@code accum}
+ * windows, AdamW with decay on matrices only, linear warm-up then cosine decay, global-norm
+ * gradient clipping. A progress line every {@code logEvery} steps; a checkpoint (weights in
+ * Hugging Face layout, AdamW moments, step) every few minutes, from which {@code --resume}
+ * continues the same run; at the end the model folder, held-out perplexity, pass-key accuracy and
+ * a model card.
+ *
+ * <pre>
+ * ./mvnw -q -Ptrain -Dtrain.args="--steps 700 --seq-len 1024 --accum 4"
+ * </pre>
+ */
+public final class LlamaTrainer implements AutoCloseable {
+    private final TrainingOptions options;
+    private final LlamaConfig config;
+    private final TrainingData data;
+    private final NDManager manager;
+    private final LlamaParameters parameters;
+    private final AdamW optimizer;
+    private final LearningRateSchedule schedule;
+    private int step;
+    private long tokensSeen;
+    private double previousSeconds;
+
+    /** Statistics of one optimizer step. */
+    public record StepStats(int step, double loss, double lr, float gradNorm, int tokens) {}
+
+    /** A trainer with freshly initialized weights. */
+    public LlamaTrainer(TrainingOptions options, LlamaConfig config, TrainingData data) {
+        this(options, config, data, null);
+    }
+
+    /** A trainer starting from {@code weights} (a loaded checkpoint), or from random weights when null. */
+    LlamaTrainer(TrainingOptions options, LlamaConfig config, TrainingData data, LlamaModel weights) {
+        this.options = options;
+        this.config = config;
+        this.data = data;
+        this.manager = NDManager.newBaseManager(ModelLoader.resolveDevice("cpu"));
+        Engine.getInstance();
+        JniUtils.setGradMode(false); // grad mode is per thread: record only inside the collector
+        this.parameters = weights == null
+                ? LlamaParameters.initialize(config, options.seed(), manager)
+                : LlamaParameters.copyOf(config, weights.weights(), manager);
+        this.optimizer = new AdamW(parameters.parameters(), (float) options.beta1(), (float) options.beta2(), 1e-8f,
+                (float) options.weightDecay(), manager);
+        this.schedule = new LearningRateSchedule(options.lr(), options.minLrRatio(), options.warmup(), options.steps());
+    }
+
+    public LlamaParameters parameters() {
+        return parameters;
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** Optimizer steps completed. */
+    public int step() {
+        return step;
+    }
+
+    /** One optimizer step: {@code accum} windows forward and backward, clip, AdamW. */
+    public StepStats trainStep() {
+        int next = step + 1;
+        SplittableRandom random = new SplittableRandom(options.seed() * 0x9E3779B97F4A7C15L + next);
+        double lossSum = 0;
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            for (int s = 0; s < options.accum(); s++) {
+                lossSum += windowLoss(config, parameters, data.sample(random), collector, 1f / options.accum(), manager);
+            }
+        }
+        float norm = AdamW.gradientNorm(parameters.parameters());
+        float scale = options.clip() > 0 && norm > options.clip() ? (float) (options.clip() / norm) : 1f;
+        double lr = schedule.at(next);
+        if (!Float.isFinite(norm)) {
+            throw new IllegalStateException("gradient norm " + norm + " at step " + next + ": training diverged");
+        }
+        optimizer.step(parameters.parameters(), (float) lr, scale);
+        step = next;
+        int tokens = options.accum() * data.seqLen();
+        tokensSeen += tokens;
+        return new StepStats(next, lossSum / options.accum(), lr, norm, tokens);
+    }
+
+    /**
+     * Mean next-token cross-entropy of one window through the inference forward pass, and, when a
+     * collector is given, its gradient times {@code gradScale} added to the parameters' gradients.
+     *
+     * @param window {@code seqLen + 1} tokens: inputs are all but the last, targets all but the first
+     */
+    static float windowLoss(LlamaConfig config, LlamaParameters parameters, int[] window, GradientCollector collector,
+            float gradScale, NDManager manager) {
+        int seqLen = window.length - 1;
+        int[] inputs = Arrays.copyOfRange(window, 0, seqLen);
+        int[] targets = Arrays.copyOfRange(window, 1, seqLen + 1);
+        try (NDManager stepManager = manager.newSubManager(); NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            LlamaModel model = new LlamaModel(config, parameters.forwardWeights(), stepManager, DataType.FLOAT32);
+            try (KvCache cache = model.newCache(new FullPolicy(), seqLen)) {
+                NDArray loss = Evaluation.tokenNll(model.forward(inputs, cache, true), targets).mean();
+                if (collector != null) {
+                    collector.backward(loss.mul(gradScale));
+                }
+                return loss.getFloat();
+            }
+        }
+    }
+
+    /**
+     * Trains until {@code options.steps()}, logging progress and checkpointing into {@code
+     * checkpoints} (null: no checkpoints).
+     */
+    public void train(Consumer<String> log, Checkpoints checkpoints) throws IOException {
+        long start = System.nanoTime();
+        long lastLog = start;
+        long lastCheckpoint = start;
+        int startStep = step;
+        double lossSum = 0;
+        int lossCount = 0;
+        long tokensSinceLog = 0;
+        float lastNorm = 0;
+        while (step < options.steps()) {
+            StepStats stats = trainStep();
+            lossSum += stats.loss();
+            lossCount++;
+            tokensSinceLog += stats.tokens();
+            lastNorm = stats.gradNorm();
+            long now = System.nanoTime();
+            if (step % options.logEvery() == 0 || step == options.steps()) {
+                double seconds = (now - lastLog) / 1e9;
+                double sessionSeconds = (now - start) / 1e9;
+                double eta = sessionSeconds / (step - startStep) * (options.steps() - step);
+                log.accept(String.format(Locale.ROOT,
+                        "step %5d/%d | loss %.4f | lr %.2e | grad %.2f | %,.0f tok/s | elapsed %s | eta %s",
+                        step, options.steps(), lossSum / lossCount, stats.lr(), lastNorm, tokensSinceLog / seconds,
+                        clock(previousSeconds + sessionSeconds), clock(eta)));
+                lossSum = 0;
+                lossCount = 0;
+                tokensSinceLog = 0;
+                lastLog = now;
+            }
+            boolean byTime = options.checkpointMinutes() > 0 && (now - lastCheckpoint) / 60e9 >= options.checkpointMinutes();
+            boolean bySteps = options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0;
+            if (checkpoints != null && (byTime || bySteps) && step < options.steps()) {
+                checkpoints.save(this, previousSeconds + (now - start) / 1e9);
+                log.accept("checkpoint at step " + step + " -> " + checkpoints.dir());
+                lastCheckpoint = System.nanoTime();
+            }
+        }
+        previousSeconds += (System.nanoTime() - start) / 1e9;
+    }
+
+    /** Seconds spent training, this session and those before a resume. */
+    public double trainingSeconds() {
+        return previousSeconds;
+    }
+
+    public long tokensSeen() {
+        return tokensSeen;
+    }
+
+    /**
+     * The current weights as an inference model; its own manager holds only RoPE tables, the weights
+     * stay the trainer's (do not use it after closing the trainer).
+     */
+    public LlamaModel inferenceModel() {
+        return new LlamaModel(config, parameters.forwardWeights(), manager.newSubManager(), DataType.FLOAT32);
+    }
+
+    /** Writes the Hugging Face model folder. */
+    public void saveModel(Path dir, Path tokenizerJson, int bosId, int eosId, SafetensorsWriter.Dtype dtype)
+            throws IOException {
+        HfModelFiles.write(dir, parameters, tokenizerJson, bosId, eosId, dtype);
+    }
+
+    /** Saves optimizer moments (the weights go through {@link #saveModel}). */
+    void saveOptimizer(Path file) {
+        optimizer.save(file);
+    }
+
+    /** Restores the rest of a checkpoint's state (the weights came through the constructor). */
+    void restore(Path optimizerFile, int step, long tokens, double seconds) {
+        optimizer.load(optimizerFile, step);
+        this.step = step;
+        this.tokensSeen = tokens;
+        this.previousSeconds = seconds;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    static String clock(double seconds) {
+        Duration d = Duration.ofSeconds(Math.round(seconds));
+        return String.format(Locale.ROOT, "%02d:%02d:%02d", d.toHours(), d.toMinutesPart(), d.toSecondsPart());
+    }
+
+    /** Command line: see {@link TrainingOptions#usage()}. */
+    public static void main(String[] args) throws Exception {
+        TrainingOptions options = TrainingOptions.parse(args);
+        TrainingRun.run(options, String.join(" ", args), System.out::println);
+    }
+
+    /** Encodes each document on its own (so no token spans two documents). */
+    static List<int[]> encodeAll(TextTokenizer tokenizer, List<Document> docs) {
+        List<int[]> out = new ArrayList<>(docs.size());
+        for (Document d : docs) {
+            out.add(tokenizer.encode(d.text()));
+        }
+        return out;
+    }
+
+    /** Loads a model folder on the CPU in f32 (for evaluation and resume). */
+    static TransformerModel load(Path dir) {
+        return ModelLoader.load(dir, new ModelLoader.Options("cpu", DataType.FLOAT32));
+    }
+
+    static PassKeyDocuments passKeys(String text, TextTokenizer tokenizer) {
+        return new PassKeyDocuments(PassKeyDocuments.sentences(text), s -> tokenizer.encode(s).length);
+    }
+
+    static String heldOutText(TrainingOptions options) throws IOException {
+        Path resource = Corpus.HELD_OUT_RESOURCE;
+        if (Files.isRegularFile(resource)) {
+            return Files.readString(resource);
+        }
+        return Corpus.fetch(options.corpusCache()).heldOutText();
+    }
+}

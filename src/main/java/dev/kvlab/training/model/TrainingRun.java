@@ -1,0 +1,127 @@
+package dev.kvlab.training.model;
+
+import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.TransformerModel;
+import dev.kvlab.tokenizer.TextTokenizer;
+import dev.kvlab.training.corpus.Corpus;
+import dev.kvlab.training.corpus.Document;
+import dev.kvlab.training.passkey.PassKeyDocuments;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+
+/**
+ * What {@code ./mvnw -Ptrain} runs: prepares the data, trains (or resumes), saves the model folder,
+ * evaluates the saved folder as the server will load it, and writes the model card.
+ */
+final class TrainingRun {
+    static final int[] PASSKEY_LENGTHS = {512, 1024};
+    /** Windows of the held-out "slice" figure, the cheap check a test can repeat. */
+    static final int SLICE_WINDOWS = 8;
+
+    private TrainingRun() {}
+
+    /** Evaluation figures of a saved model. */
+    record Results(Evaluation.Perplexity heldOut, Evaluation.Perplexity slice, int window,
+            List<Evaluation.PassKeyResult> passKeys, double seconds) {}
+
+    static void run(TrainingOptions o, String args, Consumer<String> log) throws IOException {
+        try (TextTokenizer tokenizer = TextTokenizer.load(o.tokenizer())) {
+            int bos = special(tokenizer, "<|bos|>");
+            int eos = special(tokenizer, "<|eos|>");
+            LlamaConfig config = o.modelConfig(tokenizer.vocabSize());
+            String heldOut = LlamaTrainer.heldOutText(o);
+            if (o.evalOnly()) {
+                Results r = evaluate(o.out(), tokenizer, heldOut, bos, o.evalTrials(), o.evalWindows(), log);
+                log.accept(summary(r));
+                return;
+            }
+            long prepStart = System.nanoTime();
+            Corpus corpus = Corpus.fetch(o.corpusCache());
+            List<Document> train = corpus.train();
+            int[] stream = TrainingData.wrapDocuments(LlamaTrainer.encodeAll(tokenizer, train), bos, eos);
+            PassKeyDocuments passKeys = LlamaTrainer.passKeys(Corpus.join(train), tokenizer);
+            TrainingData data = new TrainingData(stream, o.seqLen(), passKeys, tokenizer::encode, bos, eos,
+                    o.passkeyFraction());
+            log.accept(String.format(Locale.ROOT, "data: %s; %,d corpus tokens; pass-key fraction %.2f; prepared in %.1f s",
+                    Corpus.describe("train", train), stream.length, o.passkeyFraction(),
+                    (System.nanoTime() - prepStart) / 1e9));
+            Checkpoints checkpoints = new Checkpoints(o.checkpointDir(), o.tokenizer(), bos, eos, args);
+            boolean resume = o.resume() && checkpoints.exists();
+            double seconds;
+            long tokens;
+            long parameters;
+            try (LlamaTrainer trainer = resume ? checkpoints.resume(o, config, data) : new LlamaTrainer(o, config, data)) {
+                parameters = trainer.parameters().parameterCount();
+                log.accept(String.format(Locale.ROOT, "model: %s; %,d parameters (%.1f MB as %s)",
+                        HfModelFiles.describe(config), parameters,
+                        HfModelFiles.weightBytes(parameters, o.saveDtype()) / 1e6, o.saveDtype()));
+                log.accept(String.format(Locale.ROOT, "training: %d steps × %d windows × %d tokens = %,d tokens (%.2f epochs "
+                                + "of the corpus)%s", o.steps(), o.accum(), o.seqLen(),
+                        (long) o.steps() * o.accum() * o.seqLen(),
+                        (double) o.steps() * o.accum() * o.seqLen() / stream.length,
+                        resume ? "; resumed at step " + trainer.step() : ""));
+                trainer.train(log, checkpoints);
+                trainer.saveModel(o.out(), o.tokenizer(), bos, eos, o.saveDtype());
+                seconds = trainer.trainingSeconds();
+                tokens = trainer.tokensSeen();
+            }
+            log.accept(String.format(Locale.ROOT, "trained %,d tokens in %s; saved %s", tokens,
+                    LlamaTrainer.clock(seconds), o.out()));
+            Results r = evaluate(o.out(), tokenizer, heldOut, bos, o.evalTrials(), o.evalWindows(), log);
+            log.accept(summary(r));
+            ModelCard card = new ModelCard(o, args, config, parameters, stream.length, tokens, seconds, r,
+                    Files.size(o.out().resolve("model.safetensors")));
+            Files.writeString(o.out().resolve("README.md"), card.markdown());
+            log.accept("wrote " + o.out().resolve("README.md"));
+        }
+    }
+
+    private static int special(TextTokenizer tokenizer, String token) {
+        return tokenizer.tokenId(token).orElseThrow(
+                () -> new IllegalArgumentException("the tokenizer has no " + token + " token"));
+    }
+
+    /** Evaluates the saved folder, loaded the way the server loads it. */
+    static Results evaluate(Path modelDir, TextTokenizer tokenizer, String heldOutText, int bos, int trials,
+            int maxWindows, Consumer<String> log) {
+        long start = System.nanoTime();
+        try (TransformerModel model = LlamaTrainer.load(modelDir)) {
+            int window = Math.min(1024, model.config().maxPositions());
+            int[] tokens = Evaluation.withBos(bos, tokenizer.encode(heldOutText));
+            Evaluation.Perplexity slice = Evaluation.perplexity(model, tokens, window, SLICE_WINDOWS);
+            log.accept(String.format(Locale.ROOT, "held-out slice (first %d windows of %d): PPL %.2f", SLICE_WINDOWS,
+                    window, slice.value()));
+            Evaluation.Perplexity all = Evaluation.perplexity(model, tokens, window, maxWindows);
+            log.accept(String.format(Locale.ROOT, "held-out (%,d tokens): PPL %.2f", all.tokens(), all.value()));
+            List<Evaluation.PassKeyResult> passKeys = new ArrayList<>();
+            PassKeyDocuments heldOutFiller = LlamaTrainer.passKeys(heldOutText, tokenizer);
+            PassKeyDocuments classic = new PassKeyDocuments(PassKeyDocuments.CLASSIC_FILLER,
+                    s -> tokenizer.encode(s).length);
+            for (int length : PASSKEY_LENGTHS) {
+                for (var filler : List.of(new Object[] {"held-out", heldOutFiller}, new Object[] {"classic", classic})) {
+                    Evaluation.PassKeyResult r = Evaluation.passKey(model, tokenizer, (PassKeyDocuments) filler[1],
+                            (String) filler[0], bos, length, trials, 7919L * length);
+                    log.accept(r.toString());
+                    passKeys.add(r);
+                }
+            }
+            return new Results(all, slice, window, passKeys, (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    static String summary(Results r) {
+        StringBuilder s = new StringBuilder(String.format(Locale.ROOT,
+                "RESULTS: held-out PPL %.2f (%,d tokens, windows of %d); slice PPL %.2f (first %d windows)",
+                r.heldOut().value(), r.heldOut().tokens(), r.window(), r.slice().value(), r.slice().windows()));
+        for (Evaluation.PassKeyResult p : r.passKeys()) {
+            s.append("\n  ").append(p);
+        }
+        s.append(String.format(Locale.ROOT, "\n  (evaluation took %.0f s)", r.seconds()));
+        return s.toString();
+    }
+}

@@ -1,0 +1,336 @@
+package dev.kvlab.cache.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
+import dev.kvlab.model.ModelLoader;
+import dev.kvlab.model.TransformerModel;
+import dev.kvlab.testing.TinyModels;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every policy through the same checks on tiny random models (Llama with grouped-query attention,
+ * and GPT-2 where positions are learned): the budget holds on every layer and head after every
+ * forward and mid-prefill stays under budget + chunk, sinks and the recent window survive, the
+ * reported bytes are the tensors' real sizes, merges account for their tokens, and a budget the
+ * sequence never reaches changes nothing.
+ */
+class PolicyMatrixTest {
+    private static final int CHUNK = 8;
+    private static final int PROMPT = 50;
+    private static final int DECODE = 30;
+
+    @TempDir
+    static Path dir;
+
+    static TransformerModel llama;
+    static TransformerModel gpt2;
+
+    @BeforeAll
+    static void load() {
+        llama = ModelLoader.load(TinyModels.llama().writeTo(dir.resolve("llama")).dir(), new ModelLoader.Options("cpu", null));
+        gpt2 = ModelLoader.load(TinyModels.gpt2().writeTo(dir.resolve("gpt2")).dir(), new ModelLoader.Options("cpu", null));
+    }
+
+    @AfterAll
+    static void close() {
+        llama.close();
+        gpt2.close();
+    }
+
+    static Map<String, Object> spec(Object... keyValues) {
+        Map<String, Object> spec = new LinkedHashMap<>();
+        for (int i = 0; i < keyValues.length; i += 2) {
+            spec.put((String) keyValues[i], keyValues[i + 1]);
+        }
+        return spec;
+    }
+
+    static Stream<Arguments> boundedCases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (int budget : new int[] {12, 24}) {
+            for (Map<String, Object> s : List.of(
+                    spec("policy", "streaming", "budget", budget),
+                    spec("policy", "streaming", "budget", budget, "sinks", 1, "rope", "original"),
+                    spec("policy", "h2o", "budget", budget),
+                    spec("policy", "h2o", "budget", budget, "sinks", 2, "recent", 4),
+                    spec("policy", "tova", "budget", budget),
+                    spec("policy", "tova", "budget", budget, "sinks", 1, "recent", 2, "rope", "cache-index"),
+                    spec("policy", "entropy-merge", "budget", budget),
+                    spec("policy", "entropy-merge", "budget", budget, "priority", "attention"),
+                    spec("policy", "entropy-merge", "budget", budget, "similarity", -1.0),
+                    spec("policy", "random", "budget", budget, "seed", 3))) {
+                cases.add(Arguments.of("llama", s));
+            }
+        }
+        for (Map<String, Object> s : List.of(
+                spec("policy", "streaming", "budget_ratio", 0.5),
+                spec("policy", "h2o", "budget_ratio", 0.3),
+                spec("policy", "entropy-merge", "budget_ratio", 0.4, "similarity", -1.0))) {
+            cases.add(Arguments.of("llama", s));
+        }
+        for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random")) {
+            cases.add(Arguments.of("gpt2", spec("policy", policy, "budget", 16)));
+        }
+        return cases.stream();
+    }
+
+    private static TransformerModel model(String name) {
+        return name.equals("gpt2") ? gpt2 : llama;
+    }
+
+    private static int[] tokens(TransformerModel model, int count, long seed) {
+        return new Random(seed).ints(count, 0, model.config().vocabSize()).toArray();
+    }
+
+    /** A policy that checks the budget around every compaction of the policy it wraps. */
+    static final class Watched implements CachePolicy {
+        final BoundedPolicy inner;
+        final List<String> violations = new ArrayList<>();
+        int tokensThisForward;
+
+        Watched(CachePolicy inner) {
+            this.inner = (BoundedPolicy) inner;
+        }
+
+        @Override
+        public void afterAttention(int layer, LayerCache cache, AttentionObservation attention, long seenTokens) {
+            int before = cache.stored();
+            int allowedBefore = inner.budgetAt(seenTokens - tokensThisForward) + tokensThisForward;
+            if (before > allowedBefore) {
+                violations.add("layer " + layer + " held " + before + " > budget + chunk " + allowedBefore);
+            }
+            inner.afterAttention(layer, cache, attention, seenTokens);
+            if (cache.stored() > inner.budgetAt(seenTokens)) {
+                violations.add("layer " + layer + " kept " + cache.stored() + " after compaction at seen " + seenTokens);
+            }
+        }
+
+        @Override public String name() { return inner.name(); }
+        @Override public Map<String, Object> params() { return inner.params(); }
+        @Override public RopeMode ropeMode() { return inner.ropeMode(); }
+        @Override public boolean isBounded() { return inner.isBounded(); }
+        @Override public int maxSlots() { return inner.maxSlots(); }
+        @Override public boolean observesAttention() { return inner.observesAttention(); }
+    }
+
+    /**
+     * Prefills {@code prompt} in chunks, then decodes {@code decode} more tokens (teacher-forced), calling
+     * {@code check} after every forward; returns every forward's last-position logits.
+     */
+    static List<float[]> run(TransformerModel model, CachePolicy policy, int chunk, int[] sequence, int promptLength,
+            Consumer<KvCache> check) {
+        List<float[]> logits = new ArrayList<>();
+        Watched watched = policy instanceof BoundedPolicy ? new Watched(policy) : null;
+        try (KvCache cache = model.newCache(watched != null ? watched : policy, chunk)) {
+            int from = 0;
+            while (from < sequence.length) {
+                int to = from < promptLength ? Math.min(promptLength, from + chunk) : from + 1;
+                if (watched != null) {
+                    watched.tokensThisForward = to - from;
+                }
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    NDArray out = model.forward(Arrays.copyOfRange(sequence, from, to), cache, false);
+                    logits.add(out.toFloatArray());
+                }
+                from = to;
+                check.accept(cache);
+            }
+            if (watched != null) {
+                assertThat(watched.violations).isEmpty();
+            }
+        }
+        return logits;
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("boundedCases")
+    void everyBoundedPolicyHoldsItsBudgetProtectedSlotsAndExactBytes(String modelName, Map<String, Object> spec) {
+        TransformerModel model = model(modelName);
+        BoundedPolicy policy = (BoundedPolicy) PolicyRegistry.create(spec, model.config().architecture());
+        int[] sequence = tokens(model, PROMPT + DECODE, 1);
+        boolean mergesOnly = Double.valueOf(-1.0).equals(spec.get("similarity"));
+        run(model, policy, CHUNK, sequence, PROMPT, cache -> {
+            long seen = cache.seenTokens();
+            int budget = policy.budgetAt(seen);
+            int recent = policy instanceof StreamingPolicy ? budget - policy.sinks() : policy.recentAt(budget);
+            long realBytes = 0;
+            for (int l = 0; l < cache.spec().layers(); l++) {
+                LayerCache layer = cache.layer(l);
+                assertThat(layer.stored()).isLessThanOrEqualTo(budget);
+                if (policy.isBounded()) {
+                    assertThat(layer.stored()).isEqualTo((int) Math.min(seen, budget));
+                }
+                for (int h = 0; h < layer.kvHeads(); h++) {
+                    int[] positions = layer.positions(h);
+                    assertThat(positions).hasSize(layer.stored()).isSorted().doesNotHaveDuplicates();
+                    int keptSinks = (int) Math.min(policy.sinks(), seen);
+                    for (int i = 0; i < keptSinks; i++) {
+                        assertThat(positions[i]).as("sink %d, layer %d head %d", i, l, h).isEqualTo(i);
+                    }
+                    int keptRecent = (int) Math.min(recent, seen);
+                    for (int i = 1; i <= keptRecent; i++) {
+                        assertThat(positions[positions.length - i]).as("recent, layer %d head %d", l, h)
+                                .isEqualTo((int) seen - i);
+                    }
+                    double tokens = 0;
+                    for (float n : layer.counts(h)) {
+                        assertThat(n).isGreaterThanOrEqualTo(1f);
+                        tokens += n;
+                    }
+                    if (mergesOnly) {
+                        assertThat(tokens).as("Σn, layer %d head %d", l, h).isEqualTo(seen);
+                    } else if (!(policy instanceof EntropyMergePolicy)) {
+                        assertThat(tokens).isEqualTo(layer.stored());
+                    } else {
+                        assertThat(tokens).isLessThanOrEqualTo(seen);
+                    }
+                }
+                NDArray keys = layer.keys();
+                NDArray values = layer.values();
+                realBytes += keys.size() * keys.getDataType().getNumOfBytes()
+                        + values.size() * values.getDataType().getNumOfBytes();
+            }
+            assertThat(cache.bytes()).isEqualTo(realBytes);
+            assertThat(cache.stats().bytes()).isEqualTo(realBytes);
+            assertThat(cache.stats().fullCacheBytes()).isEqualTo(cache.spec().fullBytes(seen));
+            if (policy.isBounded()) {
+                assertThat(cache.stats().peakBytes())
+                        .isLessThanOrEqualTo(cache.spec().layers() * cache.spec().layerBytes(policy.maxSlots() + CHUNK));
+            }
+        });
+    }
+
+    @Test
+    void streamingKeepsExactlyTheSinkAndWindowPositionsInTheModel() {
+        int[] sequence = tokens(llama, PROMPT + DECODE, 2);
+        run(llama, PolicyRegistry.create(spec("policy", "streaming", "budget", 20, "sinks", 3)), CHUNK, sequence, PROMPT,
+                cache -> {
+                    int seen = (int) cache.seenTokens();
+                    int[] expected = seen <= 20 ? java.util.stream.IntStream.range(0, seen).toArray()
+                            : java.util.stream.IntStream.concat(java.util.stream.IntStream.range(0, 3),
+                                    java.util.stream.IntStream.range(seen - 17, seen)).toArray();
+                    for (int l = 0; l < 2; l++) {
+                        for (int h = 0; h < 2; h++) {
+                            assertThat(cache.layer(l).positions(h)).containsExactly(expected);
+                        }
+                    }
+                });
+    }
+
+    static Stream<Arguments> generousBudgets() {
+        List<Arguments> cases = new ArrayList<>();
+        for (String m : List.of("llama", "gpt2")) {
+            for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random")) {
+                cases.add(Arguments.of(m, spec("policy", policy, "budget", PROMPT + DECODE)));
+            }
+            cases.add(Arguments.of(m, spec("policy", "entropy-merge", "budget_ratio", 1.0, "priority", "attention")));
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("generousBudgets")
+    void aBudgetTheSequenceNeverReachesGivesTheLogitsOfFull(String modelName, Map<String, Object> spec) {
+        TransformerModel model = model(modelName);
+        int[] sequence = tokens(model, PROMPT + DECODE, 3);
+        List<float[]> full = run(model, new FullPolicy(), CHUNK, sequence, PROMPT, c -> { });
+        List<float[]> bounded = run(model, PolicyRegistry.create(spec, model.config().architecture()), CHUNK, sequence,
+                PROMPT, c -> assertThat(c.stats().evicted() + c.stats().merged()).isZero());
+        assertThat(bounded).hasSameSizeAs(full);
+        for (int i = 0; i < full.size(); i++) {
+            float worst = 0;
+            for (int v = 0; v < full.get(i).length; v++) {
+                worst = Math.max(worst, Math.abs(full.get(i)[v] - bounded.get(i)[v]));
+            }
+            assertThat(worst).as("forward %d", i).isLessThanOrEqualTo(1e-5f);
+        }
+    }
+
+    @Test
+    void compressingChangesTheLogitsSoTheGenerousBudgetCheckCanFail() {
+        int[] sequence = tokens(llama, PROMPT + DECODE, 3);
+        List<float[]> full = run(llama, new FullPolicy(), CHUNK, sequence, PROMPT, c -> { });
+        List<float[]> h2o = run(llama, PolicyRegistry.create(spec("policy", "h2o", "budget", 12)), CHUNK, sequence,
+                PROMPT, c -> { });
+        assertThat(h2o.get(h2o.size() - 1)).isNotEqualTo(full.get(full.size() - 1));
+    }
+
+    @Test
+    void randomIsDeterministicPerSeed() {
+        int[] sequence = tokens(llama, PROMPT + DECODE, 4);
+        List<int[]> a = new ArrayList<>();
+        List<int[]> b = new ArrayList<>();
+        List<int[]> c = new ArrayList<>();
+        List<float[]> logitsA = run(llama, PolicyRegistry.create(spec("policy", "random", "budget", 16, "seed", 11)),
+                CHUNK, sequence, PROMPT, cache -> a.add(cache.layer(1).positions(0).clone()));
+        List<float[]> logitsB = run(llama, PolicyRegistry.create(spec("policy", "random", "budget", 16, "seed", 11)),
+                CHUNK, sequence, PROMPT, cache -> b.add(cache.layer(1).positions(0).clone()));
+        run(llama, PolicyRegistry.create(spec("policy", "random", "budget", 16, "seed", 12)), CHUNK, sequence, PROMPT,
+                cache -> c.add(cache.layer(1).positions(0).clone()));
+        assertThat(b).containsExactlyElementsOf(a);
+        assertThat(logitsB).containsExactlyElementsOf(logitsA);
+        assertThat(c.get(c.size() - 1)).isNotEqualTo(a.get(a.size() - 1));
+    }
+
+    /** DESIGN §4: a long prompt under a bounded policy holds at most budget + chunk, whatever its length. */
+    @ParameterizedTest
+    @ValueSource(strings = {"streaming", "h2o"})
+    void aLongPromptNeverHoldsMoreThanBudgetPlusChunk(String name) {
+        long[] peaks = new long[2];
+        for (int i = 0; i < 2; i++) {
+            int length = 4096 << i;
+            int[] prompt = tokens(llama, length, 5);
+            int slot = i;
+            // the watcher checks every layer against budget + chunk before each compaction
+            run(llama, PolicyRegistry.create(spec("policy", name, "budget", 64)), 128, prompt, length - 4, cache -> {
+                assertThat(cache.storedTokens()).isEqualTo(64);
+                peaks[slot] = cache.stats().peakBytes();
+            });
+        }
+        // one layer at a time holds budget + chunk (192 slots) while the others hold the budget
+        var kv = llama.kvSpec();
+        assertThat(peaks[0]).isEqualTo(kv.layerBytes(64 + 128) + (kv.layers() - 1) * kv.layerBytes(64));
+        assertThat(peaks[1]).isEqualTo(peaks[0]);
+    }
+
+    @Test
+    void cacheIndexPositionsRunPastTheTrainedContextWithFiniteLogits() {
+        int maxPositions = llama.config().maxPositions();
+        int[] sequence = tokens(llama, maxPositions + 150, 6);
+        CachePolicy policy = PolicyRegistry.create(spec("policy", "streaming", "budget", 48));
+        assertThat(policy.ropeMode()).isEqualTo(RopeMode.CACHE_INDEX);
+        List<float[]> logits = run(llama, policy, 32, sequence, maxPositions + 50, cache -> {
+            assertThat(cache.storedTokens()).isLessThanOrEqualTo(48);
+            int[] positions = cache.layer(0).positions(0);
+            assertThat(positions[positions.length - 1]).isEqualTo((int) cache.seenTokens() - 1);
+        });
+        for (float[] row : logits) {
+            for (float v : row) {
+                assertThat(Float.isFinite(v)).isTrue();
+            }
+        }
+    }
+}
