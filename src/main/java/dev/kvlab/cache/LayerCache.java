@@ -122,28 +122,37 @@ public final class LayerCache {
         return manager.create(flat, new Shape(spec.kvHeads(), 1, 1, stored)).toType(dtype, false);
     }
 
-    /** Applies a policy's decision: drops slots, or folds them into others as count-weighted means. */
+    /**
+     * Applies a policy's decision: drops slots, or folds them into others as count-weighted means. Both
+     * are gathers along the slot axis with a (kvHeads, newStored) index broadcast over the head dim;
+     * a merge first scales each slot by {@code n / Σn} of its target, then adds one gather per round
+     * of sources (round r holds each target's r-th folded slot), so its cost stays linear in the slots.
+     */
     public void compact(CompactionPlan plan) {
         int newStored = plan.newStored();
-        int heads = spec.kvHeads();
-        NDArray newKeys;
-        NDArray newValues;
+        NDArray keys = keys();
+        NDArray values = values();
+        int[][][] rounds;
         if (plan.merges()) {
-            float[] weights = mergeWeights(plan, newStored);
-            NDArray w = manager.create(weights, new Shape(heads, newStored, stored)).toType(spec.dtype(), false);
-            newKeys = w.matMul(keys());
-            newValues = w.matMul(values());
-        } else {
-            long[] index = new long[heads * newStored * spec.headDim()];
-            for (int h = 0; h < heads; h++) {
-                for (int i = 0; i < newStored; i++) {
-                    Arrays.fill(index, (h * newStored + i) * spec.headDim(), (h * newStored + i + 1) * spec.headDim(),
-                            plan.keep()[h][i]);
-                }
+            NDArray w = manager.create(slotWeights(plan, newStored), new Shape(spec.kvHeads(), stored, 1))
+                    .toType(spec.dtype(), false);
+            keys = keys.mul(w);
+            values = values.mul(w);
+            rounds = sourceRounds(plan, newStored);
+            if (rounds.length > 1) { // slot `stored` is a zero row for targets with fewer sources
+                NDArray zero = manager.zeros(new Shape(spec.kvHeads(), 1, spec.headDim()), spec.dtype());
+                keys = keys.concat(zero, 1);
+                values = values.concat(zero, 1);
             }
-            NDArray idx = manager.create(index, new Shape(heads, newStored, spec.headDim()));
-            newKeys = keys().gather(idx, 1);
-            newValues = values().gather(idx, 1);
+        } else {
+            rounds = new int[][][] {plan.keep()};
+        }
+        NDArray newKeys = null;
+        NDArray newValues = null;
+        for (int[][] sources : rounds) {
+            NDArray idx = slotIndex(sources, newStored);
+            newKeys = newKeys == null ? keys.gather(idx, 1) : newKeys.add(keys.gather(idx, 1));
+            newValues = newValues == null ? values.gather(idx, 1) : newValues.add(values.gather(idx, 1));
         }
         NDIndex slots = new NDIndex(":, :{}, :", newStored);
         keyBuffer.set(slots, newKeys);
@@ -151,9 +160,22 @@ public final class LayerCache {
         updateMetadata(plan, newStored);
     }
 
-    private float[] mergeWeights(CompactionPlan plan, int newStored) {
+    /** (kvHeads, newStored, headDim) gather index, built as (kvHeads, newStored, 1) and broadcast. */
+    private NDArray slotIndex(int[][] sources, int newStored) {
         int heads = spec.kvHeads();
-        float[] weights = new float[heads * newStored * stored];
+        long[] index = new long[heads * newStored];
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < newStored; i++) {
+                index[h * newStored + i] = sources[h][i];
+            }
+        }
+        return manager.create(index, new Shape(heads, newStored, 1)).broadcast(new Shape(heads, newStored, spec.headDim()));
+    }
+
+    /** Per head and old slot, {@code n / Σn} over the slots folded into the same target (0 if dropped). */
+    private float[] slotWeights(CompactionPlan plan, int newStored) {
+        int heads = spec.kvHeads();
+        float[] weights = new float[heads * stored];
         for (int h = 0; h < heads; h++) {
             float[] total = new float[newStored];
             for (int s = 0; s < stored; s++) {
@@ -165,11 +187,47 @@ public final class LayerCache {
             for (int s = 0; s < stored; s++) {
                 int t = plan.target()[h][s];
                 if (t >= 0) {
-                    weights[(h * newStored + t) * stored + s] = counts[h][s] / total[t];
+                    weights[h * stored + s] = counts[h][s] / total[t];
                 }
             }
         }
         return weights;
+    }
+
+    /**
+     * Round 0: each target's representative ({@code keep}); round r: each target's r-th other source,
+     * or {@code stored} (the zero row) where it has fewer.
+     */
+    private int[][][] sourceRounds(CompactionPlan plan, int newStored) {
+        int heads = spec.kvHeads();
+        int[][] extra = new int[heads][newStored];
+        int rounds = 1;
+        for (int h = 0; h < heads; h++) {
+            for (int s = 0; s < stored; s++) {
+                int t = plan.target()[h][s];
+                if (t >= 0 && plan.keep()[h][t] != s) {
+                    rounds = Math.max(rounds, 1 + ++extra[h][t]);
+                }
+            }
+        }
+        int[][][] sources = new int[rounds][][];
+        sources[0] = plan.keep();
+        for (int r = 1; r < rounds; r++) {
+            sources[r] = new int[heads][newStored];
+            for (int[] row : sources[r]) {
+                Arrays.fill(row, stored);
+            }
+        }
+        for (int h = 0; h < heads; h++) {
+            int[] filled = new int[newStored];
+            for (int s = 0; s < stored; s++) {
+                int t = plan.target()[h][s];
+                if (t >= 0 && plan.keep()[h][t] != s) {
+                    sources[1 + filled[t]++][h][t] = s;
+                }
+            }
+        }
+        return sources;
     }
 
     private void updateMetadata(CompactionPlan plan, int newStored) {

@@ -5,6 +5,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.LayerCache;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -28,20 +29,20 @@ final class KeySimilarity {
         if (count == 0) {
             return;
         }
-        int d = (int) unitKeys.getShape().get(2);
-        long[] index = new long[heads * count * d];
+        long d = unitKeys.getShape().get(2);
+        long[] index = new long[heads * count];
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < count; i++) {
-                java.util.Arrays.fill(index, (h * count + i) * d, (h * count + i + 1) * d, candidates[h][i]);
+                index[h * count + i] = candidates[h][i];
             }
         }
-        NDArray idx = unitKeys.getManager().create(index, new Shape(heads, count, d));
+        NDArray idx = unitKeys.getManager().create(index, new Shape(heads, count, 1)).broadcast(new Shape(heads, count, d));
         NDArray picked = unitKeys.gather(idx, 1); // (kvHeads, count, d)
         float[] flat = picked.matMul(unitKeys.transpose(0, 2, 1)).toFloatArray(); // (kvHeads, count, stored)
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < count; i++) {
                 int from = (h * count + i) * stored;
-                rows.put(key(h, candidates[h][i]), java.util.Arrays.copyOfRange(flat, from, from + stored));
+                rows.put(key(h, candidates[h][i]), Arrays.copyOfRange(flat, from, from + stored));
             }
         }
     }

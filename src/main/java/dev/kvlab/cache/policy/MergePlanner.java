@@ -1,6 +1,7 @@
 package dev.kvlab.cache.policy;
 
 import dev.kvlab.cache.policy.BoundedPolicy.Window;
+import java.util.Arrays;
 import java.util.function.IntFunction;
 
 /**
@@ -37,7 +38,7 @@ final class MergePlanner {
         float[] n = counts.clone();
         boolean[] gone = new boolean[stored];
         int[] parent = new int[stored];
-        java.util.Arrays.fill(parent, -1);
+        Arrays.fill(parent, -1);
         int merges = 0;
         for (int i = 0; i < window.removals(); i++) {
             int e = -1;

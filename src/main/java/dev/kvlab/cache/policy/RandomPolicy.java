@@ -3,8 +3,10 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * The control every informed policy must beat: keep {@code sinks} and the {@code recent} window
@@ -49,7 +51,7 @@ public final class RandomPolicy extends BoundedPolicy {
     private int[] sample(Window window) {
         int size = window.to() - window.from();
         int r = window.removals();
-        java.util.Set<Integer> chosen = new java.util.LinkedHashSet<>();
+        Set<Integer> chosen = new LinkedHashSet<>();
         for (int j = size - r; j < size; j++) {
             int t = random.nextInt(j + 1);
             chosen.add(chosen.contains(t) ? j : t);

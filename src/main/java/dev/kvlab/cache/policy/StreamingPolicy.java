@@ -3,6 +3,7 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import java.util.Arrays;
 
 /**
  * StreamingLLM (Xiao et al. 2023, "Efficient Streaming Language Models with Attention Sinks"):
@@ -38,7 +39,7 @@ public final class StreamingPolicy extends BoundedPolicy {
             oldest[i] = window.from() + i;
         }
         int[][] drops = new int[cache.kvHeads()][];
-        java.util.Arrays.fill(drops, oldest);
+        Arrays.fill(drops, oldest);
         return dropping(window, drops);
     }
 }

@@ -96,27 +96,73 @@ public final class LlamaTrainer implements AutoCloseable {
         return step;
     }
 
-    /** One optimizer step: {@code accum} windows forward and backward, clip, AdamW. */
+    /** One optimizer step of a step-limited run. */
     public StepStats trainStep() {
+        return trainStep((double) step / options.steps());
+    }
+
+    /**
+     * One optimizer step: {@code accum} windows forward and backward (each window's loss weighted by
+     * its share of the step's tokens), global-norm clipping, AdamW.
+     *
+     * @param progress fraction of the training budget done before this step, for the learning-rate schedule
+     */
+    public StepStats trainStep(double progress) {
         int next = step + 1;
+        // Collect garbage now, between steps, so that no collection runs inside one. DJL's scalar ops
+        // (x.mul(float), used by the attention's 1/√d) wrap the scalar in a Java direct buffer that is
+        // released when the op returns, but autograd keeps the tensor for the backward pass; a GC in
+        // between frees that memory and the backward reads garbage (seen as gradients of 1e27 or NaN
+        // in the lower layers). With a young generation larger than one step's garbage (the train
+        // profile runs -Xmn2g), collecting here keeps every collection between steps.
+        System.gc();
         SplittableRandom random = new SplittableRandom(options.seed() * 0x9E3779B97F4A7C15L + next);
-        double lossSum = 0;
+        int[][] windows = new int[options.accum()][];
+        int tokens = 0;
+        for (int s = 0; s < windows.length; s++) {
+            windows[s] = data.sample(random);
+            tokens += windows[s].length - 1;
+        }
+        double loss = 0;
         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-            for (int s = 0; s < options.accum(); s++) {
-                lossSum += windowLoss(config, parameters, data.sample(random), collector, 1f / options.accum(), manager);
+            for (int[] window : windows) {
+                float share = (float) (window.length - 1) / tokens;
+                loss += share * windowLoss(config, parameters, window, collector, share, manager);
             }
         }
         float norm = AdamW.gradientNorm(parameters.parameters());
-        float scale = options.clip() > 0 && norm > options.clip() ? (float) (options.clip() / norm) : 1f;
-        double lr = schedule.at(next);
         if (!Float.isFinite(norm)) {
-            throw new IllegalStateException("gradient norm " + norm + " at step " + next + ": training diverged");
+            throw new IllegalStateException("gradient norm " + norm + " at step " + next + " (loss " + loss
+                    + "): training diverged; " + nonFinite());
         }
+        float scale = options.clip() > 0 && norm > options.clip() ? (float) (options.clip() / norm) : 1f;
+        double lr = schedule.at(next, progress);
         optimizer.step(parameters.parameters(), (float) lr, scale);
         step = next;
-        int tokens = options.accum() * data.seqLen();
         tokensSeen += tokens;
-        return new StepStats(next, lossSum / options.accum(), lr, norm, tokens);
+        return new StepStats(next, loss, lr, norm, tokens);
+    }
+
+    /** Names the parameters whose weights or gradients hold NaN or infinity. */
+    private String nonFinite() {
+        StringBuilder s = new StringBuilder("non-finite:");
+        for (LlamaParameters.Parameter p : parameters.parameters()) {
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                if (!p.array().isInfinite().logicalOr(p.array().isNaN()).none().getBoolean()) {
+                    s.append(' ').append(p.name()).append(" (weights)");
+                }
+                NDArray g = p.array().getGradient();
+                if (!g.isInfinite().logicalOr(g.isNaN()).none().getBoolean()) {
+                    s.append(' ').append(p.name()).append(" (gradient)");
+                }
+                float max = g.abs().max().getFloat();
+                if (max > 1e6) {
+                    s.append(' ').append(p.name()).append(" (gradient up to ").append(max).append(')');
+                }
+            }
+        }
+        return s.toString();
     }
 
     /**
@@ -136,7 +182,10 @@ public final class LlamaTrainer implements AutoCloseable {
             try (KvCache cache = model.newCache(new FullPolicy(), seqLen)) {
                 NDArray loss = Evaluation.tokenNll(model.forward(inputs, cache, true), targets).mean();
                 if (collector != null) {
-                    collector.backward(loss.mul(gradScale));
+                    // not loss.mul(float): DJL wraps the scalar in a Java buffer and closes it at once, while
+                    // autograd keeps it for backward; this tensor stays referenced until the step ends
+                    NDArray scale = stepManager.create(gradScale);
+                    collector.backward(loss.mul(scale));
                 }
                 return loss.getFloat();
             }
@@ -144,33 +193,34 @@ public final class LlamaTrainer implements AutoCloseable {
     }
 
     /**
-     * Trains until {@code options.steps()}, logging progress and checkpointing into {@code
-     * checkpoints} (null: no checkpoints).
+     * Trains until {@code options.steps()} or, when {@code options.minutes()} is set, until that much
+     * training time has passed (whichever comes first; the schedule follows the nearer of the two),
+     * logging progress and checkpointing into {@code checkpoints} (null: no checkpoints).
      */
     public void train(Consumer<String> log, Checkpoints checkpoints) throws IOException {
         long start = System.nanoTime();
         long lastLog = start;
         long lastCheckpoint = start;
-        int startStep = step;
+        double budget = options.minutes() * 60;
         double lossSum = 0;
         int lossCount = 0;
         long tokensSinceLog = 0;
-        float lastNorm = 0;
-        while (step < options.steps()) {
-            StepStats stats = trainStep();
+        while (progress(start) < 1) {
+            StepStats stats = trainStep(progress(start));
             lossSum += stats.loss();
             lossCount++;
             tokensSinceLog += stats.tokens();
-            lastNorm = stats.gradNorm();
             long now = System.nanoTime();
-            if (step % options.logEvery() == 0 || step == options.steps()) {
+            boolean done = progress(start) >= 1;
+            if (step % options.logEvery() == 0 || done) {
                 double seconds = (now - lastLog) / 1e9;
-                double sessionSeconds = (now - start) / 1e9;
-                double eta = sessionSeconds / (step - startStep) * (options.steps() - step);
+                double elapsed = previousSeconds + (now - start) / 1e9;
+                double p = progress(start);
+                double eta = p <= 0 ? 0 : elapsed / p * (1 - p); // approximate after a resume
                 log.accept(String.format(Locale.ROOT,
-                        "step %5d/%d | loss %.4f | lr %.2e | grad %.2f | %,.0f tok/s | elapsed %s | eta %s",
-                        step, options.steps(), lossSum / lossCount, stats.lr(), lastNorm, tokensSinceLog / seconds,
-                        clock(previousSeconds + sessionSeconds), clock(eta)));
+                        "step %5d%s | loss %.4f | lr %.2e | grad %.2f | %,.0f tok/s | %,d tokens | elapsed %s | eta %s",
+                        step, budget > 0 ? "" : "/" + options.steps(), lossSum / lossCount, stats.lr(),
+                        stats.gradNorm(), tokensSinceLog / seconds, tokensSeen, clock(elapsed), clock(eta)));
                 lossSum = 0;
                 lossCount = 0;
                 tokensSinceLog = 0;
@@ -178,13 +228,23 @@ public final class LlamaTrainer implements AutoCloseable {
             }
             boolean byTime = options.checkpointMinutes() > 0 && (now - lastCheckpoint) / 60e9 >= options.checkpointMinutes();
             boolean bySteps = options.checkpointEvery() > 0 && step % options.checkpointEvery() == 0;
-            if (checkpoints != null && (byTime || bySteps) && step < options.steps()) {
+            if (checkpoints != null && (byTime || bySteps) && !done) {
                 checkpoints.save(this, previousSeconds + (now - start) / 1e9);
                 log.accept("checkpoint at step " + step + " -> " + checkpoints.dir());
                 lastCheckpoint = System.nanoTime();
             }
         }
         previousSeconds += (System.nanoTime() - start) / 1e9;
+    }
+
+    /** Fraction of the budget done: steps, or training time when limited by minutes. */
+    private double progress(long sessionStart) {
+        double p = (double) step / options.steps();
+        if (options.minutes() > 0) {
+            double seconds = previousSeconds + (System.nanoTime() - sessionStart) / 1e9;
+            p = Math.max(p, seconds / (options.minutes() * 60));
+        }
+        return p;
     }
 
     /** Seconds spent training, this session and those before a resume. */

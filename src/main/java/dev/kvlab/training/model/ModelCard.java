@@ -13,18 +13,20 @@ final class ModelCard {
     private final LlamaConfig c;
     private final long parameters;
     private final long corpusTokens;
+    private final int steps;
     private final long tokens;
     private final double seconds;
     private final TrainingRun.Results r;
     private final long fileBytes;
 
-    ModelCard(TrainingOptions o, String args, LlamaConfig c, long parameters, long corpusTokens, long tokens,
-            double seconds, TrainingRun.Results r, long fileBytes) {
+    ModelCard(TrainingOptions o, String args, LlamaConfig c, long parameters, long corpusTokens, int steps,
+            long tokens, double seconds, TrainingRun.Results r, long fileBytes) {
         this.o = o;
         this.args = args;
         this.c = c;
         this.parameters = parameters;
         this.corpusTokens = corpusTokens;
+        this.steps = steps;
         this.tokens = tokens;
         this.seconds = seconds;
         this.r = r;
@@ -72,17 +74,19 @@ final class ModelCard {
                 - Fixed split: addresses from years with `year %% 30 == 7` and Moby-Dick's chapter 135 and epilogue
                   are held out (`src/main/resources/corpus/heldout.txt`); the rest (%,d tokens with the
                   `<|bos|>`/`<|eos|>` around each document) is training text.
-                - %.0f %% of training windows hold synthetic pass-key documents (`PassKeyDocuments`): a random
+                - %.0f %% of training windows are pass-key windows of %d tokens (the others are corpus windows
+                  of %d tokens), packed with synthetic pass-key documents (`PassKeyDocuments`): a random
                   five-digit key stated at a uniform depth in filler sentences from the training text, then
                   "What is the pass key? The pass key is" and the key. Documents are %d–%d tokens long
-                  (log-uniform), packed whole at the end of the window.
+                  (log-uniform), whole, at the end of the window after corpus text.
 
                 ## Training
 
-                Next-token cross-entropy on random windows of %d tokens, %d windows per step (%,d tokens), %d
-                steps; AdamW (β = %.2f, %.2f; weight decay %.2f on matrices), peak learning rate %.1e with %d
-                warm-up steps and cosine decay to %.0f %%, gradient clipping at global norm %.1f; f32. The
-                forward pass is the server's own `LlamaModel` (KV cache included), differentiated by PyTorch
+                Next-token cross-entropy, %d windows per step (each window weighted by its tokens), %,d steps
+                (%s); AdamW (β = %.2f, %.2f; ε = 1e-8; weight decay %.2f on matrices and the embedding),
+                peak learning rate %.1e with %d warm-up steps and cosine decay to %.0f %% over the budget,
+                gradient clipping at global norm %.1f; f32, batch 1 with gradient accumulation. The forward
+                pass is the server's own `LlamaModel` (KV cache included), differentiated by PyTorch
                 autograd through DJL.
 
                 Command (from the project root; `data/` is the corpus cache and the checkpoint folder):
@@ -91,10 +95,13 @@ final class ModelCard {
                 ./mvnw -q -Ptrain -Dtrain.args="%s"
                 ```
 
-                It trained %,d tokens in %s of wall time on 2 CPU cores (about %,.0f tokens/s). Add
+                It trained %,d tokens in %s of wall time on 2 CPU cores (about %,.0f tokens/s; the profile
+                runs PyTorch with 2 threads, `OMP_WAIT_POLICY=PASSIVE` and glibc malloc kept from returning
+                memory to the system, which made training several times faster on a shared VM). Add
                 `--resume` to continue an interrupted run from its last checkpoint (`data/train/kvlab-tiny/latest`,
-                written every few minutes); the run is deterministic given `--seed`, so it reproduces the
-                same model up to floating-point summation order.
+                written every few minutes). Data order and initialization are deterministic given `--seed`;
+                with a time budget the number of steps depends on the machine's speed, so a faster machine
+                trains longer and gets at least this quality.
 
                 ## Evaluation (full KV cache, f32, measured by the training command)
 
@@ -115,9 +122,11 @@ final class ModelCard {
                 """,
                 parameters, nonEmbedding, c.vocabSize(), c.hiddenSize(), c.numLayers(), c.numHeads(), c.numKvHeads(),
                 c.headDim(), c.intermediateSize(), c.maxPositions(), c.ropeTheta(), o.saveDtype(), fileBytes / 1e6,
-                corpusTokens, 100 * o.passkeyFraction(), TrainingData.MIN_PASSKEY_TOKENS, o.seqLen(),
-                o.seqLen(), o.accum(), (long) o.accum() * o.seqLen(), o.steps(), o.beta1(), o.beta2(),
-                o.weightDecay(), o.lr(), o.warmup(), 100 * o.minLrRatio(), o.clip(),
+                corpusTokens, 100 * o.passkeyFraction(), o.passkeySeqLen(), o.seqLen(),
+                TrainingData.MIN_PASSKEY_TOKENS, o.passkeySeqLen(), o.accum(), steps,
+                o.minutes() > 0 ? String.format(Locale.ROOT, "a budget of %.0f minutes", o.minutes())
+                        : "a budget of " + o.steps() + " steps",
+                o.beta1(), o.beta2(), o.weightDecay(), o.lr(), o.warmup(), 100 * o.minLrRatio(), o.clip(),
                 args.isBlank() ? "" : args, tokens, LlamaTrainer.clock(seconds), tokens / Math.max(1, seconds),
                 r.window(), r.heldOut().tokens(), r.heldOut().value(), r.slice().windows(), r.slice().tokens(),
                 r.slice().value(), o.evalTrials(), passKeys);

@@ -10,11 +10,14 @@ import java.util.function.Function;
 /**
  * The training stream: random windows of {@code seqLen + 1} tokens (inputs and their next-token
  * targets) from the tokenized corpus, where documents are wrapped as {@code <|bos|> … <|eos|>},
- * and, with probability {@code passKeyFraction}, windows that end in pass-key documents.
+ * and, with probability {@code passKeyFraction}, windows of {@code passKeySeqLen + 1} tokens that
+ * end in pass-key documents.
  *
  * <p>A pass-key window is packed with whole documents ({@code <|bos|> prompt answer <|eos|>}) of
  * log-uniform length between {@value #MIN_PASSKEY_TOKENS} tokens and the window, keys at uniform
- * depths, preceded by corpus text to fill the window. Short documents teach the copy mechanism
+ * depths, preceded by corpus text to fill the window. Pass-key windows may be longer than corpus
+ * windows: retrieval must be learned at every position of the context, while language modelling
+ * learns nearly as well from shorter windows, which cost less per token (attention is quadratic). Short documents teach the copy mechanism
  * quickly; long ones teach it to work across the whole context. Every window ends with a
  * document's answer, so no document is cut.
  *
@@ -27,6 +30,7 @@ public final class TrainingData {
 
     private final int[] stream;
     private final int seqLen;
+    private final int passKeySeqLen;
     private final PassKeyDocuments passKeys;
     private final Function<String, int[]> encoder;
     private final int bosId;
@@ -35,12 +39,13 @@ public final class TrainingData {
 
     /**
      * @param stream the tokenized corpus, documents already wrapped in bos/eos; longer than seqLen
+     * @param passKeySeqLen length of pass-key windows
      * @param passKeys pass-key generator, or null for none
      * @param encoder text to token ids (no special tokens), for the pass-key documents
      */
-    public TrainingData(int[] stream, int seqLen, PassKeyDocuments passKeys, Function<String, int[]> encoder,
+    public TrainingData(int[] stream, int seqLen, int passKeySeqLen, PassKeyDocuments passKeys, Function<String, int[]> encoder,
             int bosId, int eosId, double passKeyFraction) {
-        if (stream.length <= seqLen + 1) {
+        if (stream.length <= Math.max(seqLen, passKeySeqLen) + 1) {
             throw new IllegalArgumentException("corpus of " + stream.length + " tokens is not longer than a window of "
                     + (seqLen + 1));
         }
@@ -49,6 +54,7 @@ public final class TrainingData {
         }
         this.stream = stream;
         this.seqLen = seqLen;
+        this.passKeySeqLen = passKeySeqLen;
         this.passKeys = passKeys;
         this.encoder = encoder;
         this.bosId = bosId;
@@ -77,11 +83,20 @@ public final class TrainingData {
         return seqLen;
     }
 
+    public int passKeySeqLen() {
+        return passKeySeqLen;
+    }
+
+    /** Expected tokens (predictions) per window. */
+    public double meanWindowTokens() {
+        return (1 - passKeyFraction) * seqLen + passKeyFraction * passKeySeqLen;
+    }
+
     public int corpusTokens() {
         return stream.length;
     }
 
-    /** One window of {@code seqLen + 1} tokens. */
+    /** One window: {@code seqLen + 1} corpus tokens or {@code passKeySeqLen + 1} ending in pass-key documents. */
     public int[] sample(SplittableRandom random) {
         if (passKeyFraction > 0 && random.nextDouble() < passKeyFraction) {
             return passKeyWindow(random);
@@ -95,12 +110,12 @@ public final class TrainingData {
     }
 
     private int[] passKeyWindow(SplittableRandom random) {
-        int window = seqLen + 1;
+        int window = passKeySeqLen + 1;
         List<int[]> docs = new ArrayList<>();
         int used = 0;
         while (window - used >= MIN_PASSKEY_TOKENS) {
             int remaining = window - used;
-            int target = Math.min(remaining, logUniform(random, MIN_PASSKEY_TOKENS, seqLen));
+            int target = Math.min(remaining, logUniform(random, MIN_PASSKEY_TOKENS, passKeySeqLen));
             int[] doc = null;
             for (int attempt = 0; attempt < 4 && doc == null; attempt++) {
                 int[] candidate = document(target - 4, random);

@@ -20,6 +20,8 @@ public record TrainingOptions(
         boolean evalOnly,
         int steps,
         int seqLen,
+        int passkeySeqLen,
+        double minutes,
         int accum,
         double lr,
         double minLrRatio,
@@ -55,7 +57,9 @@ public record TrainingOptions(
         d.put("resume", "false");
         d.put("eval-only", "false");
         d.put("steps", "1000");
-        d.put("seq-len", "1024");
+        d.put("minutes", "0");
+        d.put("seq-len", "512");
+        d.put("passkey-seq-len", "1024");
         d.put("accum", "4");
         d.put("lr", "2e-3");
         d.put("min-lr-ratio", "0.1");
@@ -119,7 +123,8 @@ public record TrainingOptions(
                     Path.of(v.get("out")), Path.of(v.get("tokenizer")), Path.of(v.get("corpus-cache")),
                     Path.of(v.get("checkpoint-dir")), Boolean.parseBoolean(v.get("resume")),
                     Boolean.parseBoolean(v.get("eval-only")),
-                    positive(v, "steps"), positive(v, "seq-len"), positive(v, "accum"),
+                    positive(v, "steps"), positive(v, "seq-len"), positive(v, "passkey-seq-len"),
+                    Double.parseDouble(v.get("minutes")), positive(v, "accum"),
                     Double.parseDouble(v.get("lr")), Double.parseDouble(v.get("min-lr-ratio")),
                     Integer.parseInt(v.get("warmup")), Double.parseDouble(v.get("weight-decay")),
                     Double.parseDouble(v.get("beta1")), Double.parseDouble(v.get("beta2")),

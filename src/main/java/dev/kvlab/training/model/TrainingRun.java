@@ -45,8 +45,8 @@ final class TrainingRun {
             List<Document> train = corpus.train();
             int[] stream = TrainingData.wrapDocuments(LlamaTrainer.encodeAll(tokenizer, train), bos, eos);
             PassKeyDocuments passKeys = LlamaTrainer.passKeys(Corpus.join(train), tokenizer);
-            TrainingData data = new TrainingData(stream, o.seqLen(), passKeys, tokenizer::encode, bos, eos,
-                    o.passkeyFraction());
+            TrainingData data = new TrainingData(stream, o.seqLen(), o.passkeySeqLen(), passKeys, tokenizer::encode,
+                    bos, eos, o.passkeyFraction());
             log.accept(String.format(Locale.ROOT, "data: %s; %,d corpus tokens; pass-key fraction %.2f; prepared in %.1f s",
                     Corpus.describe("train", train), stream.length, o.passkeyFraction(),
                     (System.nanoTime() - prepStart) / 1e9));
@@ -54,27 +54,32 @@ final class TrainingRun {
             boolean resume = o.resume() && checkpoints.exists();
             double seconds;
             long tokens;
+            int steps;
             long parameters;
             try (LlamaTrainer trainer = resume ? checkpoints.resume(o, config, data) : new LlamaTrainer(o, config, data)) {
                 parameters = trainer.parameters().parameterCount();
                 log.accept(String.format(Locale.ROOT, "model: %s; %,d parameters (%.1f MB as %s)",
                         HfModelFiles.describe(config), parameters,
                         HfModelFiles.weightBytes(parameters, o.saveDtype()) / 1e6, o.saveDtype()));
-                log.accept(String.format(Locale.ROOT, "training: %d steps × %d windows × %d tokens = %,d tokens (%.2f epochs "
-                                + "of the corpus)%s", o.steps(), o.accum(), o.seqLen(),
-                        (long) o.steps() * o.accum() * o.seqLen(),
-                        (double) o.steps() * o.accum() * o.seqLen() / stream.length,
+                double perStep = o.accum() * data.meanWindowTokens();
+                log.accept(String.format(Locale.ROOT, "training: %s, %d windows per step (%d tokens, %d for pass-key "
+                                + "windows; %.0f tokens per step on average)%s",
+                        o.minutes() > 0 ? String.format(Locale.ROOT, "%.1f minutes (at most %d steps)", o.minutes(), o.steps())
+                                : String.format(Locale.ROOT, "%d steps = %,.0f tokens = %.2f epochs", o.steps(),
+                                        o.steps() * perStep, o.steps() * perStep / stream.length),
+                        o.accum(), o.seqLen(), o.passkeySeqLen(), perStep,
                         resume ? "; resumed at step " + trainer.step() : ""));
                 trainer.train(log, checkpoints);
                 trainer.saveModel(o.out(), o.tokenizer(), bos, eos, o.saveDtype());
                 seconds = trainer.trainingSeconds();
                 tokens = trainer.tokensSeen();
+                steps = trainer.step();
             }
             log.accept(String.format(Locale.ROOT, "trained %,d tokens in %s; saved %s", tokens,
                     LlamaTrainer.clock(seconds), o.out()));
             Results r = evaluate(o.out(), tokenizer, heldOut, bos, o.evalTrials(), o.evalWindows(), log);
             log.accept(summary(r));
-            ModelCard card = new ModelCard(o, args, config, parameters, stream.length, tokens, seconds, r,
+            ModelCard card = new ModelCard(o, args, config, parameters, stream.length, steps, tokens, seconds, r,
                     Files.size(o.out().resolve("model.safetensors")));
             Files.writeString(o.out().resolve("README.md"), card.markdown());
             log.accept("wrote " + o.out().resolve("README.md"));

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -229,9 +230,9 @@ class PolicyMatrixTest {
         run(llama, PolicyRegistry.create(spec("policy", "streaming", "budget", 20, "sinks", 3)), CHUNK, sequence, PROMPT,
                 cache -> {
                     int seen = (int) cache.seenTokens();
-                    int[] expected = seen <= 20 ? java.util.stream.IntStream.range(0, seen).toArray()
-                            : java.util.stream.IntStream.concat(java.util.stream.IntStream.range(0, 3),
-                                    java.util.stream.IntStream.range(seen - 17, seen)).toArray();
+                    int[] expected = seen <= 20 ? IntStream.range(0, seen).toArray()
+                            : IntStream.concat(IntStream.range(0, 3),
+                                    IntStream.range(seen - 17, seen)).toArray();
                     for (int l = 0; l < 2; l++) {
                         for (int h = 0; h < 2; h++) {
                             assertThat(cache.layer(l).positions(h)).containsExactly(expected);

@@ -39,6 +39,7 @@ public final class PolicyOverheadBenchmark {
                 List<Map<String, Object>> all = List.of(
                         Map.of("policy", "full"),
                         Map.of("policy", "streaming", "budget", stored),
+                        Map.of("policy", "streaming", "budget", stored, "rope", "original"),
                         Map.of("policy", "h2o", "budget", stored),
                         Map.of("policy", "tova", "budget", stored),
                         Map.of("policy", "entropy-merge", "budget", stored),
@@ -53,7 +54,8 @@ public final class PolicyOverheadBenchmark {
                 }
                 for (int i = 0; i < all.size(); i++) {
                     Map<String, Object> spec = all.get(i);
-                    String label = spec.get("policy") + (spec.containsKey("priority") ? " (attention)" : "");
+                    String label = spec.get("policy") + (spec.containsKey("priority") ? " (attention)" : "")
+                            + (spec.containsKey("rope") ? " (rope original)" : "");
                     System.out.printf("stored %5d   %-26s %7.3f ms  (%+.3f ms, %+.0f%%)%n", stored, label, best[i],
                             best[i] - best[0], 100 * (best[i] - best[0]) / best[0]);
                 }

@@ -75,7 +75,7 @@ class LlamaTrainerTest {
         }
         PassKeyDocuments passKeys = new PassKeyDocuments(PassKeyDocuments.sentences(all.toString()),
                 s -> tokenizer.encode(s).length);
-        return new TrainingData(TrainingData.wrapDocuments(docs, bos, eos), seqLen, passKeys, tokenizer::encode, bos,
+        return new TrainingData(TrainingData.wrapDocuments(docs, bos, eos), seqLen, seqLen, passKeys, tokenizer::encode, bos,
                 eos, passKeyFraction);
     }
 
@@ -200,8 +200,10 @@ class LlamaTrainerTest {
             straight = trainer.parameters().parameters().get(2).array().toFloatArray();
         }
         Checkpoints checkpoints = new Checkpoints(dir, TOKENIZER, bos, eos, "test");
-        try (LlamaTrainer first = new LlamaTrainer(options("--steps", "3"), config, data)) {
-            first.train(s -> { }, null);
+        try (LlamaTrainer first = new LlamaTrainer(o, config, data)) {
+            for (int i = 0; i < 3; i++) {
+                first.trainStep(); // then "interrupted"
+            }
             checkpoints.save(first, 1.5);
         }
         assertThat(checkpoints.exists()).isTrue();
@@ -237,11 +239,12 @@ class LlamaTrainerTest {
     @Test
     void scheduleWarmsUpThenDecays() {
         LearningRateSchedule s = new LearningRateSchedule(1e-3, 0.1, 10, 110);
-        assertEquals(1e-4, s.at(1), 1e-12);
-        assertEquals(1e-3, s.at(10), 1e-12);
-        assertEquals(0.55e-3, s.at(60), 1e-9);
-        assertEquals(1e-4, s.at(110), 1e-12);
-        assertEquals(1e-4, s.at(200), 1e-12);
+        assertEquals(1e-4, s.at(1, 0), 1e-12);
+        assertEquals(1e-3, s.at(10, 0), 1e-12);
+        assertEquals(0.55e-3, s.at(60, 0.5), 1e-9);
+        assertEquals(1e-4, s.at(110, 1), 1e-12);
+        assertEquals(1e-4, s.at(200, 1.5), 1e-12);
+        assertEquals(s.at(56, 0.5), s.at(56), 1e-12);
     }
 
     @Test
