@@ -2,8 +2,10 @@ package dev.kvlab.config;
 
 import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
 
@@ -36,13 +38,26 @@ public record KvlabProperties(
      * @param path the folder, relative to the working directory unless absolute
      * @param dtype {@code auto} or absent (f32 on CPU, f16 on GPU), {@code float32}/{@code f32} or
      *     {@code float16}/{@code f16}; bf16 is refused because DJL 0.36 aborts the JVM on it
+     * @param id a Hugging Face Hub repo id (e.g. {@code openai-community/gpt2}); when set, the model is
+     *     downloaded into {@code cacheDir} (honouring {@code HF_ENDPOINT} and {@code HF_TOKEN}) and
+     *     {@code path} is ignored
+     * @param cacheDir where Hub models are kept, one folder per repo
      */
-    public record Model(@DefaultValue("models/kvlab-tiny") String path, String dtype) {
+    public record Model(@DefaultValue("models/kvlab-tiny") String path, String dtype, String id,
+            @DefaultValue("data/hub") String cacheDir) {
+        @ConstructorBinding
         public Model {
             if (path == null || path.isBlank()) {
                 throw new IllegalArgumentException("kvlab.model.path must name the model folder");
             }
             dataType(dtype); // fail at binding, not at load time
+            id = id == null || id.isBlank() ? null : id.trim();
+            cacheDir = cacheDir == null || cacheDir.isBlank() ? "data/hub" : cacheDir;
+        }
+
+        /** A local model folder, no Hub id. */
+        public Model(String path, String dtype) {
+            this(path, dtype, null, "data/hub");
         }
 
         public Path dir() {
@@ -99,22 +114,47 @@ public record KvlabProperties(
      * @param maxPromptTokens longer prompts are refused with 413
      * @param maxConcurrent generations that run at once on the shared model
      * @param maxQueue requests that may wait for a slot; beyond that the server answers 429
+     * @param requestTimeout the longest a generation may take from arrival (queueing included)
+     *     before it is cancelled and answered 503
+     * @param maxBodySize larger request bodies are refused with 413 before they are parsed
      */
     public record Serving(
             @DefaultValue("1024") int maxNewTokens,
             @DefaultValue("8192") int maxPromptTokens,
             @DefaultValue("2") int maxConcurrent,
-            @DefaultValue("16") int maxQueue) {
+            @DefaultValue("16") int maxQueue,
+            @DefaultValue("300s") Duration requestTimeout,
+            @DefaultValue("1MB") DataSize maxBodySize) {
+        @ConstructorBinding
         public Serving {
             requireAtLeast("kvlab.serving.max-new-tokens", maxNewTokens, 1);
             requireAtLeast("kvlab.serving.max-prompt-tokens", maxPromptTokens, 1);
             requireAtLeast("kvlab.serving.max-concurrent", maxConcurrent, 1);
             requireAtLeast("kvlab.serving.max-queue", maxQueue, 0);
+            if (requestTimeout == null || requestTimeout.isNegative() || requestTimeout.isZero()) {
+                throw new IllegalArgumentException("kvlab.serving.request-timeout must be > 0, got " + requestTimeout);
+            }
+            if (maxBodySize == null || maxBodySize.toBytes() <= 0) {
+                throw new IllegalArgumentException("kvlab.serving.max-body-size must be > 0 bytes, got " + maxBodySize);
+            }
+        }
+
+        /** The limits with the default request timeout (300 s) and body size (1 MB). */
+        public Serving(int maxNewTokens, int maxPromptTokens, int maxConcurrent, int maxQueue) {
+            this(maxNewTokens, maxPromptTokens, maxConcurrent, maxQueue, Duration.ofSeconds(300),
+                    DataSize.ofMegabytes(1));
         }
     }
 
-    /** @param apiKey when set, every endpoint but health and prometheus will need {@code Authorization: Bearer …} */
-    public record Security(String apiKey) {}
+    /**
+     * @param apiKey when set (and not blank), every endpoint but {@code /actuator/health} and
+     *     {@code /actuator/prometheus} needs {@code Authorization: Bearer <apiKey>}
+     */
+    public record Security(String apiKey) {
+        public Security {
+            apiKey = apiKey == null || apiKey.isBlank() ? null : apiKey.trim();
+        }
+    }
 
     private static void requireAtLeast(String property, int value, int min) {
         if (value < min) {

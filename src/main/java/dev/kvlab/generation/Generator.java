@@ -69,7 +69,7 @@ public final class Generator {
         }
         Sampler sampler = Samplers.of(request.sampling());
         try (KvCache cache = model.newCache(request.policy(), prefillChunk)) {
-            float[] logits = prefill(prompt, cache);
+            float[] logits = prefill(prompt, cache, listener);
             long prefillEnd = System.nanoTime();
             Decoding out = decode(request, logits, cache, sampler, listener);
             long end = System.nanoTime();
@@ -81,7 +81,7 @@ public final class Generator {
         }
     }
 
-    private float[] prefill(int[] prompt, KvCache cache) {
+    private float[] prefill(int[] prompt, KvCache cache, TokenListener listener) {
         float[] logits = null;
         for (int from = 0; from < prompt.length; from += prefillChunk) {
             checkCancelled();
@@ -93,6 +93,7 @@ public final class Generator {
                     logits = chunkLogits;
                 }
             }
+            listener.onCacheUpdated(cache);
         }
         return logits;
     }
@@ -136,6 +137,7 @@ public final class Generator {
             } catch (ContextOverflowException e) {
                 break; // the model's positions are used up: the output ends as at max_new_tokens
             }
+            listener.onCacheUpdated(cache);
         }
         StopSequences.Result tail = stops.append(detokenizer.finish());
         String rest = tail.text() + (tail.stopped() ? "" : stops.flush());

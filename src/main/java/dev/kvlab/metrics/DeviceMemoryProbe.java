@@ -19,6 +19,7 @@ import java.util.List;
 public final class DeviceMemoryProbe {
 
     private static final Path PROC_STATUS = Path.of("/proc/self/status");
+    private static final Path PROC_MEMINFO = Path.of("/proc/meminfo");
 
     private final Device device;
 
@@ -35,6 +36,28 @@ public final class DeviceMemoryProbe {
             return new Snapshot(deviceName(device), usage.getUsed(), usage.getMax());
         }
         return new Snapshot(deviceName(device), residentSetBytes(), physicalMemoryBytes());
+    }
+
+    /**
+     * Memory a new allocation could still get on the device: total minus used on a GPU; on the CPU the
+     * kernel's {@code MemAvailable} (free plus reclaimable), or physical minus resident where there is
+     * no {@code /proc}.
+     */
+    public long availableBytes() {
+        if (device.isGpu()) {
+            MemoryUsage usage = CudaUtils.getGpuMemory(device);
+            return Math.max(0, usage.getMax() - usage.getUsed());
+        }
+        try {
+            return parseMemAvailable(Files.readAllLines(PROC_MEMINFO));
+        } catch (IOException | RuntimeException e) {
+            return Math.max(0, physicalMemoryBytes() - residentSetBytes());
+        }
+    }
+
+    /** The {@code MemAvailable:  123456 kB} line of {@code /proc/meminfo}, in bytes. */
+    static long parseMemAvailable(List<String> meminfoLines) {
+        return kilobytesLine(meminfoLines, "MemAvailable:");
     }
 
     public String deviceName() {
@@ -58,13 +81,17 @@ public final class DeviceMemoryProbe {
 
     /** The {@code VmRSS:  123456 kB} line of {@code /proc/self/status}, in bytes. */
     static long parseVmRss(List<String> statusLines) {
-        for (String line : statusLines) {
-            if (line.startsWith("VmRSS:")) {
-                String[] parts = line.substring("VmRSS:".length()).trim().split("\\s+");
+        return kilobytesLine(statusLines, "VmRSS:");
+    }
+
+    private static long kilobytesLine(List<String> lines, String key) {
+        for (String line : lines) {
+            if (line.startsWith(key)) {
+                String[] parts = line.substring(key.length()).trim().split("\\s+");
                 return Long.parseLong(parts[0]) * 1024L;
             }
         }
-        throw new IllegalStateException("no VmRSS line");
+        throw new IllegalStateException("no " + key + " line");
     }
 
     private static long physicalMemoryBytes() {

@@ -5,102 +5,242 @@ import dev.kvlab.generation.GenerationCancelledException;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
-import java.util.concurrent.Semaphore;
+import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 /**
- * Lets at most {@code kvlab.serving.max-concurrent} generations run on the shared model, queues up to
- * {@code kvlab.serving.max-queue} more in arrival order, and refuses the rest with 429 at once rather
- * than letting them pile up. Exports {@code kvlab_requests_running} and {@code kvlab_requests_waiting}.
+ * Lets at most {@code kvlab.serving.max-concurrent} generations run on the shared model, and only as
+ * many as the memory left can hold: each request reserves the bytes {@link MemoryGuard} predicts for
+ * it while it runs. Up to {@code kvlab.serving.max-queue} more wait in arrival order (first come, first
+ * served: a large request at the head is not overtaken by small ones); the rest are refused with 429
+ * at once rather than left to pile up. Exports {@code kvlab_requests_running} and
+ * {@code kvlab_requests_waiting}.
  */
 @Component
 class AdmissionControl {
 
     static final Duration RETRY_AFTER = Duration.ofSeconds(1);
 
-    private final Semaphore slots;
+    /** How often a request waiting for memory looks again (memory freed outside kvlab signals nothing). */
+    private static final long MEMORY_RECHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    /** What is free for a new reservation, given the bytes reserved by running requests and what they hold now. */
+    @FunctionalInterface
+    interface Memory {
+        Memory UNLIMITED = (reserved, live) -> Long.MAX_VALUE;
+
+        long availableBytes(long reservedBytes, long liveBytes);
+    }
+
     private final int maxConcurrent;
     private final int maxQueue;
-    private final AtomicInteger waiting = new AtomicInteger();
-    private final AtomicInteger running = new AtomicInteger();
+    private final Memory memory;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Permit> queue = new ArrayDeque<>();
+    private final Set<Permit> runningPermits = new HashSet<>();
+    private long reservedBytes;
 
     @Autowired
-    AdmissionControl(KvlabProperties properties, MeterRegistry registry) {
-        this(properties.serving().maxConcurrent(), properties.serving().maxQueue());
-        Gauge.builder("kvlab.requests.running", running, AtomicInteger::get)
+    AdmissionControl(KvlabProperties properties, MemoryGuard guard, MeterRegistry registry) {
+        this(properties.serving().maxConcurrent(), properties.serving().maxQueue(), guard::availableBytes);
+        Gauge.builder("kvlab.requests.running", this, AdmissionControl::running)
                 .description("Generations running on the model now")
                 .register(registry);
-        Gauge.builder("kvlab.requests.waiting", waiting, AtomicInteger::get)
-                .description("Generation requests queued for a slot")
+        Gauge.builder("kvlab.requests.waiting", this, AdmissionControl::waiting)
+                .description("Generation requests queued for a slot or for memory")
                 .register(registry);
     }
 
     AdmissionControl(int maxConcurrent, int maxQueue) {
-        this.slots = new Semaphore(maxConcurrent, true);
+        this(maxConcurrent, maxQueue, Memory.UNLIMITED);
+    }
+
+    AdmissionControl(int maxConcurrent, int maxQueue, Memory memory) {
         this.maxConcurrent = maxConcurrent;
         this.maxQueue = maxQueue;
+        this.memory = memory;
     }
 
     /**
-     * Waits for a slot.
+     * Takes a place for a request that will reserve {@code bytes} while it runs: a slot at once when
+     * one is free and the bytes fit (and nobody is queued ahead), else a place in the queue.
      *
-     * @throws ApiException 429 when {@code max-queue} requests are already waiting
-     * @throws GenerationCancelledException when the thread is interrupted while waiting
+     * @throws ApiException 429 with {@code Retry-After} when {@code max-queue} requests already wait
      */
-    Permit acquire() {
-        long start = System.nanoTime();
+    Permit enter(long bytes) {
+        lock.lock();
         try {
-            if (!slots.tryAcquire(0, TimeUnit.NANOSECONDS)) { // honours the queue's order, unlike tryAcquire()
-                if (waiting.incrementAndGet() > maxQueue) {
-                    waiting.decrementAndGet();
-                    throw ApiException.queueFull("the server is busy: " + maxConcurrent + " generation(s) running and "
-                            + maxQueue + " waiting; retry later", RETRY_AFTER);
-                }
-                try {
-                    slots.acquire();
-                } finally {
-                    waiting.decrementAndGet();
-                }
+            Permit permit = new Permit(bytes);
+            if (queue.isEmpty() && canRun(permit)) {
+                start(permit);
+            } else if (queue.size() < maxQueue) {
+                queue.addLast(permit);
+            } else {
+                throw ApiException.queueFull("the server is busy: " + runningPermits.size() + " generation(s) running"
+                        + " and " + queue.size() + " waiting (kvlab.serving.max-concurrent=" + maxConcurrent
+                        + ", max-queue=" + maxQueue + "); retry later", RETRY_AFTER);
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new GenerationCancelledException("cancelled while waiting for a generation slot");
+            return permit;
+        } finally {
+            lock.unlock();
         }
-        running.incrementAndGet();
-        return new Permit(System.nanoTime() - start);
+    }
+
+    /** {@link #enter} for a request that reserves no memory, then {@link Permit#awaitTurn}. */
+    Permit acquire() {
+        Permit permit = enter(0);
+        permit.awaitTurn();
+        return permit;
     }
 
     int running() {
-        return running.get();
+        lock.lock();
+        try {
+            return runningPermits.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
     int waiting() {
-        return waiting.get();
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
-    /** A held slot; closing it (once) lets the next request in. */
-    final class Permit implements AutoCloseable {
-        private final long waitedNanos;
-        private boolean released;
+    /** Bytes reserved by the running requests. */
+    long reservedBytes() {
+        lock.lock();
+        try {
+            return reservedBytes;
+        } finally {
+            lock.unlock();
+        }
+    }
 
-        private Permit(long waitedNanos) {
-            this.waitedNanos = waitedNanos;
+    /** KV bytes the running requests hold now (each at most its reservation). */
+    long liveBytes() {
+        lock.lock();
+        try {
+            return liveBytesLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long liveBytesLocked() {
+        long live = 0;
+        for (Permit p : runningPermits) {
+            live += Math.min(p.liveBytes, p.bytes);
+        }
+        return live;
+    }
+
+    private boolean canRun(Permit permit) {
+        if (runningPermits.size() >= maxConcurrent) {
+            return false;
+        }
+        return permit.bytes == 0 || permit.bytes <= memory.availableBytes(reservedBytes, liveBytesLocked());
+    }
+
+    private void start(Permit permit) {
+        permit.state = State.RUNNING;
+        permit.startedAt = System.nanoTime();
+        runningPermits.add(permit);
+        reservedBytes += permit.bytes;
+    }
+
+    private enum State { WAITING, RUNNING, CLOSED }
+
+    /** A place in the queue, then a slot with its memory reserved; closing it (once) lets the next request in. */
+    final class Permit implements AutoCloseable {
+        private final long bytes;
+        private final long enteredAt = System.nanoTime();
+        private long startedAt;
+        private State state = State.WAITING;
+        private volatile long liveBytes;
+
+        private Permit(long bytes) {
+            this.bytes = bytes;
         }
 
-        /** How long the request queued for this slot. */
+        /**
+         * Waits until this request is at the head of the queue, a slot is free and its bytes fit.
+         *
+         * @throws GenerationCancelledException when the thread is interrupted while waiting (the place
+         *     in the queue is given up)
+         */
+        void awaitTurn() {
+            lock.lock();
+            try {
+                while (state == State.WAITING) {
+                    if (queue.peekFirst() == this && canRun(this)) {
+                        queue.removeFirst();
+                        start(this);
+                        changed.signalAll(); // the next in line may fit too
+                        return;
+                    }
+                    if (runningPermits.size() < maxConcurrent && queue.peekFirst() == this) {
+                        changed.awaitNanos(MEMORY_RECHECK_NANOS); // only memory is missing
+                    } else {
+                        changed.await();
+                    }
+                }
+                if (state == State.CLOSED) {
+                    throw new GenerationCancelledException("the request was withdrawn while queued");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new GenerationCancelledException("cancelled while waiting for a generation slot");
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** How long the request queued before it was let in (so far, if it is still waiting). */
         long waitedNanos() {
-            return waitedNanos;
+            lock.lock();
+            try {
+                return (startedAt != 0 ? startedAt : System.nanoTime()) - enteredAt;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** The bytes reserved for this request while it runs. */
+        long reservedBytes() {
+            return bytes;
+        }
+
+        /** What the request's cache holds now; lets memory it has not yet used count as free on the device. */
+        void liveBytes(long bytes) {
+            liveBytes = bytes;
         }
 
         @Override
         public void close() {
-            if (!released) {
-                released = true;
-                running.decrementAndGet();
-                slots.release();
+            lock.lock();
+            try {
+                if (state == State.RUNNING) {
+                    runningPermits.remove(this);
+                    reservedBytes -= bytes;
+                } else if (state == State.WAITING) {
+                    queue.remove(this);
+                }
+                state = State.CLOSED;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
             }
         }
     }

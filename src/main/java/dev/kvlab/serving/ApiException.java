@@ -37,6 +37,11 @@ public class ApiException extends ErrorResponseException {
         return new ApiException(HttpStatus.BAD_REQUEST, field, detail, null);
     }
 
+    /** 404: the request names something (a model, a resource) this server does not have. */
+    public static ApiException notFound(String field, String detail) {
+        return new ApiException(HttpStatus.NOT_FOUND, field, detail, null);
+    }
+
     /** 413: the input is larger than the server or the model allows. */
     public static ApiException tooLarge(String field, String detail, Throwable cause) {
         return new ApiException(HttpStatus.CONTENT_TOO_LARGE, field, detail, cause);
@@ -57,5 +62,16 @@ public class ApiException extends ErrorResponseException {
     /** 507: the request would not fit in the device's memory. */
     public static ApiException insufficientMemory(String detail, Throwable cause) {
         return new ApiException(HttpStatus.INSUFFICIENT_STORAGE, null, detail, cause);
+    }
+
+    /** 500: a server fault; the detail must not reveal internals. */
+    public static ApiException internal(String detail, Throwable cause) {
+        return new ApiException(HttpStatus.INTERNAL_SERVER_ERROR, null, detail, cause);
+    }
+
+    /** Adds a property to the problem body (figures a client can act on), returning this exception. */
+    public ApiException with(String property, Object value) {
+        getBody().setProperty(property, value);
+        return this;
     }
 }

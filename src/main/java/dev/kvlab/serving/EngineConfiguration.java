@@ -9,6 +9,8 @@ import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.model.UnsupportedModelException;
+import dev.kvlab.model.hub.HubDownloader;
+import dev.kvlab.model.hub.HubException;
 import dev.kvlab.model.weights.WeightException;
 import dev.kvlab.tokenizer.TextTokenizer;
 import dev.kvlab.tokenizer.TokenizerException;
@@ -19,7 +21,8 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 /**
- * Loads the engine once at start-up: the model folder named by {@code kvlab.model.path}, its weights
+ * Loads the engine once at start-up: the model folder named by {@code kvlab.model.path} (or fetched
+ * from the Hugging Face Hub when {@code kvlab.model.id} is set), its weights
  * on {@code kvlab.device}, its tokenizer, and the {@link Generator} every request shares. The model
  * and tokenizer hold native memory and are closed when the context shuts down (after in-flight
  * requests have drained, with {@code server.shutdown=graceful}). Anything wrong with the model
@@ -32,11 +35,23 @@ public class EngineConfiguration {
 
     @Bean
     ModelFolder modelFolder(KvlabProperties properties) {
-        Path dir = properties.model().dir();
+        KvlabProperties.Model model = properties.model();
+        Path dir = model.id() == null ? model.dir() : fromHub(model);
         try {
             return ModelFolder.open(dir);
         } catch (UnsupportedModelException e) {
             throw new ModelLoadException(dir, e.field(), e.getMessage(), e);
+        }
+    }
+
+    /** {@code kvlab.model.id} names a Hub repo: fetch it into {@code kvlab.model.cache-dir} unless already there. */
+    private static Path fromHub(KvlabProperties.Model model) {
+        Path cacheDir = Path.of(model.cacheDir());
+        try {
+            return HubDownloader.fromEnvironment(cacheDir).download(model.id());
+        } catch (HubException | IllegalArgumentException e) {
+            throw new ModelLoadException(cacheDir.resolve(HubDownloader.folderName(model.id(),
+                    HubDownloader.DEFAULT_REVISION)), "kvlab.model.id", e.getMessage(), e);
         }
     }
 

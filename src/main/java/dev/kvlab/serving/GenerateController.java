@@ -1,12 +1,22 @@
 package dev.kvlab.serving;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.kvlab.config.KvlabProperties;
+import dev.kvlab.generation.GenerationRequest;
+import java.io.IOException;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 
-/** {@code POST /generate}: one non-streaming generation with the request's own KV-cache policy. */
+/**
+ * {@code POST /generate}: one generation with the request's own KV-cache policy, answered as one
+ * JSON object, or with {@code "stream": true} as server-sent events: {@code token}
+ * ({@code {"token_id", "text"}}) per token, then {@code done} holding the whole response, or
+ * {@code error} holding a problem. Problems found before generation starts (400, 413, 429, 507) are
+ * plain problem+json responses in both modes.
+ */
 @RestController
 class GenerateController {
 
@@ -19,7 +29,46 @@ class GenerateController {
     }
 
     @PostMapping(path = "/generate", consumes = MediaType.APPLICATION_JSON_VALUE)
-    GenerateResponse generate(@RequestBody GenerateRequest body) {
-        return generation.generate(body.toGeneration(limits, generation.architecture()));
+    Object generate(@RequestBody GenerateRequest body) {
+        GenerationRequest request = body.toGeneration(limits, generation.architecture());
+        if (!body.streams()) {
+            return generation.generate(request);
+        }
+        SseEmitter emitter = EventStreams.emitter(limits.requestTimeout());
+        EventStreams.cancelWhenClosed(emitter, generation.stream(request, new Events(emitter)));
+        return emitter;
+    }
+
+    /**
+     * A {@code token} event.
+     *
+     * @param tokenId null for text released only at the end of the generation
+     */
+    record TokenEvent(@JsonProperty("token_id") Integer tokenId, @JsonProperty("text") String text) {}
+
+    /** Writes a generation to the event stream. */
+    private record Events(SseEmitter emitter) implements GenerationSink {
+
+        @Override
+        public void token(int tokenId, String text) throws IOException {
+            emitter.send(SseEmitter.event().name("token")
+                    .data(new TokenEvent(tokenId < 0 ? null : tokenId, text), MediaType.APPLICATION_JSON));
+        }
+
+        @Override
+        public void done(GenerateResponse response) throws IOException {
+            emitter.send(SseEmitter.event().name("done").data(response, MediaType.APPLICATION_JSON));
+            emitter.complete();
+        }
+
+        @Override
+        public void failed(ApiException problem) throws IOException {
+            try {
+                emitter.send(SseEmitter.event().name("error")
+                        .data(Problems.toMap(problem.getBody()), MediaType.APPLICATION_JSON));
+            } finally {
+                emitter.complete();
+            }
+        }
     }
 }

@@ -24,7 +24,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param topP [1.0 = off], in (0, 1]
  * @param seed [random]; the same seed and parameters give the same text
  * @param stop [none]; a string or a list of up to 16 non-empty strings, left out of the text
- * @param stream [false]; {@code true} is refused until streaming exists
+ * @param stream [false]; {@code true} answers {@code text/event-stream}: a {@code token} event per
+ *     token, then {@code done} with the whole response, or {@code error} with a problem
  * @param kvCache [{"policy": "full"}]; the policy and its parameters, see {@link PolicyRegistry}
  */
 record GenerateRequest(
@@ -39,6 +40,11 @@ record GenerateRequest(
         @JsonProperty("kv_cache") Map<String, Object> kvCache) {
 
     static final int DEFAULT_MAX_NEW_TOKENS = 64;
+
+    /** Whether the client asked for server-sent events. */
+    boolean streams() {
+        return Boolean.TRUE.equals(stream);
+    }
     static final double MAX_TEMPERATURE = 100.0;
     static final int MAX_STOP_SEQUENCES = 16;
 
@@ -56,6 +62,7 @@ record GenerateRequest(
         if (prompt.isEmpty()) {
             throw ApiException.badRequest("prompt", "must not be empty");
         }
+        TextChecks.requireWellFormed("prompt", prompt);
         int maxNew = maxNewTokens == null ? Math.min(DEFAULT_MAX_NEW_TOKENS, limits.maxNewTokens()) : maxNewTokens;
         if (maxNew < 0 || maxNew > limits.maxNewTokens()) {
             throw ApiException.badRequest("max_new_tokens", "must be between 0 and " + limits.maxNewTokens()
@@ -74,9 +81,6 @@ record GenerateRequest(
         if (!(p > 0 && p <= 1)) {
             throw ApiException.badRequest("top_p", "must be in (0, 1] (1 = off), got " + p);
         }
-        if (Boolean.TRUE.equals(stream)) {
-            throw ApiException.badRequest("stream", "streaming is not supported yet; send false or leave it out");
-        }
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
         return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), checkedStops(),
                 policy(architecture));
@@ -94,6 +98,7 @@ record GenerateRequest(
             if (stop.get(i) == null || stop.get(i).isEmpty()) {
                 throw ApiException.badRequest("stop[" + i + "]", "stop strings must be non-empty");
             }
+            TextChecks.requireWellFormed("stop[" + i + "]", stop.get(i));
         }
         return stop;
     }

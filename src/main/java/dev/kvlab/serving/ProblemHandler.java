@@ -13,6 +13,7 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.ServletWebRequest;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.servlet.NoHandlerFoundException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
@@ -41,7 +42,23 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
     @Override
     protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex,
             HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+        BodySizeFilter.BodyTooLargeException tooLarge = BodySizeFilter.tooLarge(ex);
+        if (tooLarge != null) {
+            return handleExceptionInternal(ex, tooLarge.problem(), headers, HttpStatus.CONTENT_TOO_LARGE, request);
+        }
         return handleExceptionInternal(ex, describe(ex), headers, status, request);
+    }
+
+    /** Every problem on {@code /v1} also carries OpenAI's {@code error} object, which OpenAI SDKs show. */
+    @Override
+    protected ResponseEntity<Object> handleExceptionInternal(Exception ex, Object body, HttpHeaders headers,
+            HttpStatusCode statusCode, WebRequest request) {
+        ResponseEntity<Object> response = super.handleExceptionInternal(ex, body, headers, statusCode, request);
+        if (response != null && response.getBody() instanceof ProblemDetail problem
+                && request instanceof ServletWebRequest servlet && Problems.isOpenAi(servlet.getRequest().getServletPath())) {
+            Problems.withOpenAiError(problem);
+        }
+        return response;
     }
 
     @Override
@@ -63,6 +80,11 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
     /** The last resort: a server fault, logged with its stack, answered without internals. */
     @ExceptionHandler(Exception.class)
     ResponseEntity<Object> handleUnexpected(Exception ex, WebRequest request) {
+        BodySizeFilter.BodyTooLargeException tooLarge = BodySizeFilter.tooLarge(ex);
+        if (tooLarge != null) {
+            return handleExceptionInternal(ex, tooLarge.problem(), new HttpHeaders(), HttpStatus.CONTENT_TOO_LARGE,
+                    request);
+        }
         log.error("Unexpected failure serving {}", request.getDescription(false), ex);
         ProblemDetail body = ProblemDetail.forStatusAndDetail(HttpStatus.INTERNAL_SERVER_ERROR,
                 "internal error; the server log has the details");

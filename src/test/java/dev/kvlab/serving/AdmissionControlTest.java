@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import dev.kvlab.generation.GenerationCancelledException;
 import org.junit.jupiter.api.Test;
 import org.springframework.http.HttpStatus;
 import org.springframework.web.ErrorResponseException;
@@ -48,5 +49,46 @@ class AdmissionControlTest {
         assertThat(second.get(5, TimeUnit.SECONDS)).isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(50));
         assertThat(admission.running()).isZero();
         assertThat(admission.waiting()).isZero();
+    }
+
+    @Test
+    void requestWaitsForMemoryInArrivalOrderAndReservesItWhileRunning() throws Exception {
+        long[] free = {1000};
+        AdmissionControl admission = new AdmissionControl(4, 2, (reserved, live) -> free[0] - reserved);
+        AdmissionControl.Permit big = admission.enter(700);
+        big.awaitTurn();
+        assertThat(admission.reservedBytes()).isEqualTo(700);
+
+        AdmissionControl.Permit second = admission.enter(600); // a slot is free, the memory is not
+        AdmissionControl.Permit small = admission.enter(100); // would fit, but must not overtake
+        assertThat(admission.waiting()).isEqualTo(2);
+        CompletableFuture<Void> secondRuns = CompletableFuture.runAsync(second::awaitTurn);
+        CompletableFuture<Void> smallRuns = CompletableFuture.runAsync(small::awaitTurn);
+        Thread.sleep(300);
+        assertThat(secondRuns).isNotDone();
+        assertThat(smallRuns).isNotDone();
+
+        big.close();
+        secondRuns.get(5, TimeUnit.SECONDS);
+        smallRuns.get(5, TimeUnit.SECONDS);
+        assertThat(admission.running()).isEqualTo(2);
+        assertThat(admission.reservedBytes()).isEqualTo(700);
+        second.close();
+        small.close();
+        assertThat(admission.reservedBytes()).isZero();
+        assertThat(admission.waiting()).isZero();
+    }
+
+    @Test
+    void withdrawingAQueuedRequestFreesItsPlace() {
+        AdmissionControl admission = new AdmissionControl(1, 1);
+        try (AdmissionControl.Permit held = admission.acquire()) {
+            AdmissionControl.Permit queued = admission.enter(0);
+            assertThat(admission.waiting()).isEqualTo(1);
+            queued.close();
+            assertThat(admission.waiting()).isZero();
+            assertThatThrownBy(queued::awaitTurn).isInstanceOf(GenerationCancelledException.class);
+            admission.enter(0).close(); // the queue has room again
+        }
     }
 }

@@ -76,7 +76,6 @@ class GenerateControllerTest {
                 Arguments.of("{\"prompt\": \"hi\", \"stop\": [\"a\", null]}", "stop[1]"),
                 Arguments.of("{\"prompt\": \"hi\", \"stop\": " + seventeenStops + "}", "stop"),
                 Arguments.of("{\"prompt\": \"hi\", \"stop\": {\"a\": 1}}", "stop"),
-                Arguments.of("{\"prompt\": \"hi\", \"stream\": true}", "stream"),
                 Arguments.of("{\"prompt\": \"hi\", \"stream\": \"yes\"}", "stream"),
                 Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"no-such-policy\"}}", "kv_cache.policy"),
                 Arguments.of("{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": 3}}", "kv_cache.policy"),

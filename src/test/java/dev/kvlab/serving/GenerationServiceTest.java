@@ -3,6 +3,7 @@ package dev.kvlab.serving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyLong;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.verify;
@@ -10,36 +11,72 @@ import static org.mockito.Mockito.when;
 
 import ai.djl.Device;
 import ai.djl.engine.EngineException;
+import dev.kvlab.cache.CacheStats;
 import dev.kvlab.cache.policy.FullPolicy;
 import dev.kvlab.config.KvlabProperties;
+import dev.kvlab.generation.FinishReason;
+import dev.kvlab.generation.GenerationCancelledException;
 import dev.kvlab.generation.GenerationRequest;
+import dev.kvlab.generation.GenerationResult;
+import dev.kvlab.generation.GenerationTimings;
 import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.SamplingParams;
+import dev.kvlab.generation.TokenListener;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.ContextOverflowException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
+import org.springframework.util.unit.DataSize;
 
-/** Engine failures a client caused map to problem statuses, never to a 500. */
+/** Engine failures a client caused map to problem statuses, never to a 500; cancelled work frees its slot. */
 class GenerationServiceTest {
 
     private final Generator generator = mock(Generator.class);
+    private final MemoryGuard guard = mock(MemoryGuard.class);
     private final AdmissionControl admission = new AdmissionControl(1, 0);
-    private final GenerationService service = new GenerationService(generator, admission,
-            new GenerationMetrics(new SimpleMeterRegistry()), new DeviceMemoryProbe(Device.cpu()), properties(10));
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final GenerationService service = service(Duration.ofSeconds(30));
 
-    private static KvlabProperties properties(int maxPromptTokens) {
-        return new KvlabProperties(new KvlabProperties.Model("m", null), "cpu", new KvlabProperties.Prefill(512),
-                new KvlabProperties.Memory(null), new KvlabProperties.Serving(1024, maxPromptTokens, 1, 0),
+    GenerationServiceTest() {
+        when(guard.predict(any(), anyLong(), anyLong())).thenReturn(new MemoryGuard.Prediction(8, 800, 100));
+        when(guard.capacity(anyLong()))
+                .thenReturn(new MemoryGuard.Availability(1_000_000, GenerationMetrics.Source.DEVICE));
+        when(generator.promptTokens("hello")).thenReturn(new int[3]);
+    }
+
+    @AfterEach
+    void stop() {
+        service.shutdown();
+    }
+
+    private GenerationService service(Duration timeout) {
+        KvlabProperties properties = new KvlabProperties(new KvlabProperties.Model("m", null), "cpu",
+                new KvlabProperties.Prefill(512), new KvlabProperties.Memory(null),
+                new KvlabProperties.Serving(1024, 10, 1, 0, timeout, DataSize.ofMegabytes(1)),
                 new KvlabProperties.Security(null));
+        return new GenerationService(generator, admission, guard, new GenerationMetrics(registry),
+                new DeviceMemoryProbe(Device.cpu()), properties);
     }
 
     private static GenerationRequest request() {
         return new GenerationRequest("hello", 4, SamplingParams.greedy(), List.of(), new FullPolicy());
+    }
+
+    private static GenerationResult result(String text) {
+        return new GenerationResult(text, FinishReason.LENGTH, 3, 2, new GenerationTimings(1, 1, 1, 1),
+                new CacheStats("full", Map.of(), 5, 5, 640, 640, 640, 0, 0, 0));
     }
 
     private static void assertProblem(Runnable call, HttpStatusCode status, String field) {
@@ -48,6 +85,38 @@ class GenerationServiceTest {
             assertThat(e.getBody().getProperties() == null ? null : e.getBody().getProperties().get("field"))
                     .isEqualTo(field);
         });
+    }
+
+    private double oomEvents(String source) {
+        return registry.get("kvlab.oom.events").tag("policy", "full").tag("source", source).counters().stream()
+                .mapToDouble(c -> c.count()).sum();
+    }
+
+    /** A generator that emits a token every few milliseconds until it is interrupted. */
+    private void generateUntilInterrupted(CountDownLatch started) {
+        when(generator.generate(any(), any())).thenAnswer(call -> {
+            TokenListener listener = call.getArgument(1);
+            started.countDown();
+            while (true) {
+                listener.onToken(1, "x");
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new GenerationCancelledException("generation cancelled");
+                }
+            }
+        });
+    }
+
+    @Test
+    void generatesAndReleasesTheSlot() {
+        when(generator.generate(any(), any())).thenReturn(result("hi"));
+        GenerateResponse r = service.generate(request());
+        assertThat(r.text()).isEqualTo("hi");
+        assertThat(r.id()).startsWith("gen-");
+        assertThat(admission.running()).isZero();
+        assertThat(admission.reservedBytes()).isZero();
     }
 
     @Test
@@ -65,17 +134,132 @@ class GenerationServiceTest {
 
     @Test
     void contextOverflowIs413AndFreesTheSlot() {
-        when(generator.promptTokens("hello")).thenReturn(new int[3]);
         when(generator.generate(any(), any())).thenThrow(new ContextOverflowException("past n_positions 128", 128));
         assertProblem(() -> service.generate(request()), HttpStatus.CONTENT_TOO_LARGE, "prompt");
         assertThat(admission.running()).isZero();
     }
 
     @Test
-    void deviceOutOfMemoryIs507() {
-        when(generator.promptTokens("hello")).thenReturn(new int[3]);
-        when(generator.generate(any(), any())).thenThrow(new EngineException("CUDA out of memory. Tried to allocate"));
+    void requestThatCannotFitIs507WithTheFiguresAndNeverQueues() {
+        when(guard.capacity(anyLong())).thenReturn(new MemoryGuard.Availability(850, GenerationMetrics.Source.BUDGET));
+        when(guard.kvBytesPerToken()).thenReturn(100L);
+        assertThatThrownBy(() -> service.generate(request())).isInstanceOfSatisfying(ApiException.class, e -> {
+            assertThat(e.getStatusCode()).isEqualTo(HttpStatus.INSUFFICIENT_STORAGE);
+            assertThat(e.getBody().getProperties()).containsEntry("required_bytes", 900L)
+                    .containsEntry("available_bytes", 850L).containsEntry("kv_bytes_per_token", 100L)
+                    .containsEntry("limited_by", "budget");
+        });
+        verify(generator, never()).generate(any(), any());
+        assertThat(oomEvents("budget")).isEqualTo(1);
+    }
+
+    @Test
+    void deviceOutOfMemoryIs507CountedAndTheNextRequestRuns() {
+        when(generator.generate(any(), any()))
+                .thenThrow(new EngineException("CUDA out of memory. Tried to allocate"))
+                .thenReturn(result("fine"));
         assertProblem(() -> service.generate(request()), HttpStatus.INSUFFICIENT_STORAGE, null);
         assertThat(admission.running()).isZero();
+        assertThat(oomEvents("device")).isEqualTo(1);
+        assertThat(registry.get("kvlab.oom.events").tag("phase", "prefill").tag("source", "device")
+                .tag("policy", "full").counter().count()).isEqualTo(1);
+        assertThat(service.generate(request()).text()).isEqualTo("fine");
+    }
+
+    @Test
+    void otherEngineFailuresAreNotMistakenForOutOfMemory() {
+        when(generator.generate(any(), any())).thenThrow(new EngineException("shape mismatch"));
+        assertThatThrownBy(() -> service.generate(request())).isInstanceOf(EngineException.class);
+        assertThat(oomEvents("device")).isZero();
+        assertThat(admission.running()).isZero();
+    }
+
+    @Test
+    void generationPastTheRequestTimeoutIsCancelledWith503() {
+        GenerationService quick = service(Duration.ofMillis(200));
+        try {
+            generateUntilInterrupted(new CountDownLatch(1));
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> quick.generate(request())).isInstanceOfSatisfying(ApiException.class, e -> {
+                assertThat(e.getStatusCode()).isEqualTo(HttpStatus.SERVICE_UNAVAILABLE);
+                assertThat(e.getBody().getDetail()).contains("kvlab.serving.request-timeout");
+            });
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+            assertThat(admission.running()).isZero();
+        } finally {
+            quick.shutdown();
+        }
+    }
+
+    @Test
+    void clientThatGoesAwayCancelsTheGenerationAndFreesTheSlot() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        generateUntilInterrupted(started);
+        AtomicBoolean gone = new AtomicBoolean();
+        CompletableFuture<ApiException> failure = new CompletableFuture<>();
+        service.stream(request(), new GenerationSink() {
+            @Override
+            public void token(int tokenId, String text) throws IOException {
+                if (gone.get()) {
+                    throw new IOException("Broken pipe");
+                }
+            }
+
+            @Override
+            public void done(GenerateResponse response) {
+                failure.completeExceptionally(new AssertionError("finished"));
+            }
+
+            @Override
+            public void failed(ApiException problem) {
+                failure.complete(problem);
+            }
+        });
+        assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+        gone.set(true);
+        assertThat(failure.get(5, TimeUnit.SECONDS).getBody().getDetail()).contains("disconnected");
+        assertThat(admission.running()).isZero();
+    }
+
+    @Test
+    void cancelledStreamStopsAtTheNextToken() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        generateUntilInterrupted(started);
+        CompletableFuture<ApiException> failure = new CompletableFuture<>();
+        GenerationService.Job job = service.stream(request(), sink(failure));
+        assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+        job.cancel(GenerationService.Cancel.CLIENT_GONE);
+        assertThat(failure.get(5, TimeUnit.SECONDS).getStatusCode()).isEqualTo(HttpStatus.SERVICE_UNAVAILABLE);
+        assertThat(admission.running()).isZero();
+    }
+
+    @Test
+    void shutdownCancelsWhatIsStillRunningAndRefusesNewWork() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        generateUntilInterrupted(started);
+        CompletableFuture<ApiException> failure = new CompletableFuture<>();
+        service.stream(request(), sink(failure));
+        assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+        service.shutdown();
+        assertThat(failure.get(5, TimeUnit.SECONDS).getBody().getDetail()).contains("shutting down");
+        assertThat(admission.running()).isZero();
+        assertProblem(() -> service.generate(request()), HttpStatus.SERVICE_UNAVAILABLE, null);
+    }
+
+    private static GenerationSink sink(CompletableFuture<ApiException> failure) {
+        return new GenerationSink() {
+            @Override
+            public void token(int tokenId, String text) {}
+
+            @Override
+            public void done(GenerateResponse response) {
+                failure.completeExceptionally(new AssertionError("finished"));
+            }
+
+            @Override
+            public void failed(ApiException problem) {
+                failure.complete(problem);
+            }
+        };
     }
 }

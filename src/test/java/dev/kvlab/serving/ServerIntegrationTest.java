@@ -2,67 +2,15 @@ package dev.kvlab.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kvlab.generation.Generator;
-import dev.kvlab.model.TransformerModel;
 import dev.kvlab.testing.TinyModels;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.resttestclient.autoconfigure.AutoConfigureRestTestClient;
-import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
-import org.springframework.test.web.servlet.client.RestTestClient;
-import org.springframework.util.FileSystemUtils;
 import tools.jackson.databind.JsonNode;
 
-/**
- * The whole server on a random port, serving a tiny random Llama written by {@link TinyModels}: the
- * engine really runs, so counts, cache bytes and seeds are checked end to end.
- */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = {"kvlab.device=cpu", "kvlab.prefill.chunk=8", "kvlab.serving.max-prompt-tokens=64"})
-@AutoConfigureRestTestClient
-class ServerIntegrationTest {
-
-    private static final Path MODEL_DIR = writeModel();
-
-    @DynamicPropertySource
-    static void model(DynamicPropertyRegistry registry) {
-        registry.add("kvlab.model.path", MODEL_DIR::toString);
-    }
-
-    @Autowired
-    RestTestClient client;
-
-    @Autowired
-    Generator generator;
-
-    @Autowired
-    TransformerModel model;
-
-    private static Path writeModel() {
-        try {
-            Path dir = Files.createTempDirectory("kvlab-server-test");
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                try {
-                    FileSystemUtils.deleteRecursively(dir);
-                } catch (IOException ignored) {
-                    // a temp folder left behind is harmless
-                }
-            }));
-            TinyModels.llama().writeTo(dir.resolve("tiny-llama"));
-            return dir.resolve("tiny-llama");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
+/** {@code /generate}, {@code /model} and the actuator over a real port. */
+class ServerIntegrationTest extends ServingIntegrationTest {
 
     private JsonNode generate(Map<String, ?> body) {
         return client.post().uri("/generate").contentType(MediaType.APPLICATION_JSON).body(body)

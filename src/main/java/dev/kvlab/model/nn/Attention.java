@@ -59,8 +59,10 @@ public final class Attention {
         }
 
         // (tokens, heads, d) -> (kvHeads, group, tokens, d), pre-scaled by 1/sqrt(d)
-        q = q.reshape(tokens, h.kvHeads(), h.group(), h.headDim()).transpose(1, 2, 0, 3)
-                .mul((float) (1.0 / Math.sqrt(h.headDim())));
+        // the scale is a tensor of the request, not mul(float): DJL frees a Number's buffer when the op
+        // returns, and autograd (the trainer runs this code) reads it again in the backward pass
+        NDArray scale = cache.manager().create((float) (1.0 / Math.sqrt(h.headDim()))).toType(qkv.getDataType(), false);
+        q = q.reshape(tokens, h.kvHeads(), h.group(), h.headDim()).transpose(1, 2, 0, 3).mul(scale);
         NDArray scores = q.matMul(keys.expandDims(1).transpose(0, 1, 3, 2)); // (kvHeads, group, tokens, stored)
         if (tokens > 1) {
             scores = scores.add(causalMask(cache, tokens, stored).toType(scores.getDataType(), false));

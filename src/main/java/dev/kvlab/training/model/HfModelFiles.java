@@ -31,6 +31,10 @@ public final class HfModelFiles {
         parameters.save(dir.resolve("model.safetensors"), dtype);
         Path target = dir.resolve("tokenizer.json");
         if (!Files.exists(target) || !Files.isSameFile(tokenizerJson, target)) {
+            if (Files.exists(target) && Files.mismatch(tokenizerJson, target) != -1) {
+                System.err.println("WARNING: replacing " + target + ", which differs from the tokenizer the model was "
+                        + "trained with (" + tokenizerJson + ")");
+            }
             Files.copy(tokenizerJson, target, StandardCopyOption.REPLACE_EXISTING);
         }
     }

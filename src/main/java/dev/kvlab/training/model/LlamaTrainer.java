@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Trains the Llama model {@code models/kvlab-tiny} on two CPU cores, through the same {@link
@@ -58,6 +59,7 @@ public final class LlamaTrainer implements AutoCloseable {
     private int step;
     private long tokensSeen;
     private double previousSeconds;
+    private Function<LlamaTrainer, String> probe;
 
     /** Statistics of one optimizer step. */
     public record StepStats(int step, double loss, double lr, float gradNorm, int tokens) {}
@@ -231,6 +233,9 @@ public final class LlamaTrainer implements AutoCloseable {
             if (checkpoints != null && (byTime || bySteps) && !done) {
                 checkpoints.save(this, previousSeconds + (now - start) / 1e9);
                 log.accept("checkpoint at step " + step + " -> " + checkpoints.dir());
+                if (probe != null) {
+                    log.accept(probe.apply(this));
+                }
                 lastCheckpoint = System.nanoTime();
             }
         }
@@ -245,6 +250,11 @@ public final class LlamaTrainer implements AutoCloseable {
             p = Math.max(p, seconds / (options.minutes() * 60));
         }
         return p;
+    }
+
+    /** A quick evaluation logged after each checkpoint, so a long run can be judged while it runs. */
+    public void setProbe(Function<LlamaTrainer, String> probe) {
+        this.probe = probe;
     }
 
     /** Seconds spent training, this session and those before a resume. */

@@ -30,7 +30,8 @@ final class TrainingRun {
             List<Evaluation.PassKeyResult> passKeys, double seconds) {}
 
     static void run(TrainingOptions o, String args, Consumer<String> log) throws IOException {
-        try (TextTokenizer tokenizer = TextTokenizer.load(o.tokenizer())) {
+        Path tokenizerFile = o.evalOnly() ? o.tokenizer() : snapshotTokenizer(o, log);
+        try (TextTokenizer tokenizer = TextTokenizer.load(tokenizerFile)) {
             int bos = special(tokenizer, "<|bos|>");
             int eos = special(tokenizer, "<|eos|>");
             LlamaConfig config = o.modelConfig(tokenizer.vocabSize());
@@ -50,7 +51,7 @@ final class TrainingRun {
             log.accept(String.format(Locale.ROOT, "data: %s; %,d corpus tokens; pass-key fraction %.2f; prepared in %.1f s",
                     Corpus.describe("train", train), stream.length, o.passkeyFraction(),
                     (System.nanoTime() - prepStart) / 1e9));
-            Checkpoints checkpoints = new Checkpoints(o.checkpointDir(), o.tokenizer(), bos, eos, args);
+            Checkpoints checkpoints = new Checkpoints(o.checkpointDir(), tokenizerFile, bos, eos, args);
             boolean resume = o.resume() && checkpoints.exists();
             double seconds;
             long tokens;
@@ -69,8 +70,9 @@ final class TrainingRun {
                                         o.steps() * perStep, o.steps() * perStep / stream.length),
                         o.accum(), o.seqLen(), o.passkeySeqLen(), perStep,
                         resume ? "; resumed at step " + trainer.step() : ""));
+                trainer.setProbe(probe(tokenizer, heldOut, bos));
                 trainer.train(log, checkpoints);
-                trainer.saveModel(o.out(), o.tokenizer(), bos, eos, o.saveDtype());
+                trainer.saveModel(o.out(), tokenizerFile, bos, eos, o.saveDtype());
                 seconds = trainer.trainingSeconds();
                 tokens = trainer.tokensSeen();
                 steps = trainer.step();
@@ -84,6 +86,46 @@ final class TrainingRun {
             Files.writeString(o.out().resolve("README.md"), card.markdown());
             log.accept("wrote " + o.out().resolve("README.md"));
         }
+    }
+
+    /**
+     * After each checkpoint: perplexity of the first 2 held-out windows of 512 tokens and pass-key
+     * accuracy at 512 tokens (8 trials per filler), a few seconds' work.
+     */
+    private static java.util.function.Function<LlamaTrainer, String> probe(TextTokenizer tokenizer, String heldOut,
+            int bos) {
+        int[] tokens = Evaluation.withBos(bos, tokenizer.encode(heldOut.substring(0, Math.min(heldOut.length(), 20_000))));
+        PassKeyDocuments heldOutFiller = LlamaTrainer.passKeys(heldOut, tokenizer);
+        PassKeyDocuments classic = new PassKeyDocuments(PassKeyDocuments.CLASSIC_FILLER, s -> tokenizer.encode(s).length);
+        return trainer -> {
+            long start = System.nanoTime();
+            try (TransformerModel model = trainer.inferenceModel()) {
+                Evaluation.Perplexity ppl = Evaluation.perplexity(model, tokens, 512, 2);
+                Evaluation.PassKeyResult a = Evaluation.passKey(model, tokenizer, heldOutFiller, "held-out", bos, 512, 8, 11);
+                Evaluation.PassKeyResult b = Evaluation.passKey(model, tokenizer, classic, "classic", bos, 512, 8, 13);
+                return String.format(Locale.ROOT, "probe at step %d: held-out PPL %.1f (first %,d tokens); pass-key at 512: "
+                                + "held-out filler %d/8, classic filler %d/8 (%.1f s)", trainer.step(), ppl.value(),
+                        ppl.tokens(), a.correct(), b.correct(), (System.nanoTime() - start) / 1e9);
+            }
+        };
+    }
+
+    /**
+     * The run trains and saves with a copy of the tokenizer taken when it starts (kept beside the
+     * checkpoints), so that a tokenizer rewritten meanwhile cannot end up beside weights trained
+     * with another one.
+     */
+    private static Path snapshotTokenizer(TrainingOptions o, Consumer<String> log) throws IOException {
+        Path snapshot = o.checkpointDir().resolve("tokenizer.json");
+        Files.createDirectories(o.checkpointDir());
+        boolean resuming = o.resume() && Files.isRegularFile(snapshot);
+        if (!resuming) {
+            Files.copy(o.tokenizer(), snapshot, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } else if (Files.mismatch(snapshot, o.tokenizer()) != -1) {
+            log.accept("WARNING: " + o.tokenizer() + " changed since the run started; continuing with the tokenizer "
+                    + "the checkpoints were trained with (" + snapshot + ")");
+        }
+        return snapshot;
     }
 
     private static int special(TextTokenizer tokenizer, String token) {

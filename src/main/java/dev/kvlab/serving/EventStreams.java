@@ -1,0 +1,27 @@
+package dev.kvlab.serving;
+
+import java.time.Duration;
+import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
+
+/** Ties a server-sent event stream to the generation behind it: when the stream ends early, so does the generation. */
+final class EventStreams {
+
+    /** The emitter outlives the request timeout a little, so the generation's own timeout reports first. */
+    private static final Duration MARGIN = Duration.ofSeconds(30);
+
+    private EventStreams() {}
+
+    static SseEmitter emitter(Duration requestTimeout) {
+        return new SseEmitter(requestTimeout.plus(MARGIN).toMillis());
+    }
+
+    /** Cancels {@code job} when the client goes away or the stream times out (no-ops once it has finished). */
+    static void cancelWhenClosed(SseEmitter emitter, GenerationService.Job job) {
+        if (job == null) {
+            return;
+        }
+        emitter.onTimeout(() -> job.cancel(GenerationService.Cancel.TIMEOUT));
+        emitter.onError(e -> job.cancel(GenerationService.Cancel.CLIENT_GONE));
+        emitter.onCompletion(() -> job.cancel(GenerationService.Cancel.CLIENT_GONE));
+    }
+}

@@ -1,0 +1,21 @@
+package dev.kvlab.serving;
+
+import java.io.IOException;
+
+/**
+ * Where a streamed generation goes: one call per token, then exactly one of {@link #done} or
+ * {@link #failed}. Called on the generating thread. An {@link IOException} means the client has gone:
+ * the generation is cancelled and its cache freed.
+ */
+interface GenerationSink {
+
+    /**
+     * @param tokenId the token, or -1 for text released only at the end
+     * @param text what the token adds to the output (may be empty)
+     */
+    void token(int tokenId, String text) throws IOException;
+
+    void done(GenerateResponse response) throws IOException;
+
+    void failed(ApiException problem) throws IOException;
+}
