@@ -47,8 +47,9 @@ final class ModelCard {
                 A small Llama-architecture causal language model trained from scratch by kvlab itself
                 (`dev.kvlab.training`), on two CPU cores, so the server runs a real model out of the box with
                 no download. It writes English in the style of State of the Union addresses and Moby-Dick and
-                retrieves pass keys from its context; it knows nothing else. Use it to exercise kvlab's cache
-                policies, not as a general-purpose model.
+                is trained to retrieve pass keys from its context (see the evaluation below for how well it
+                does); it knows nothing else. Use it to exercise kvlab's cache policies, not as a
+                general-purpose model.
 
                 ## Architecture
 
