@@ -49,9 +49,11 @@ public class EngineConfiguration {
         Path cacheDir = Path.of(model.cacheDir());
         try {
             return HubDownloader.fromEnvironment(cacheDir).download(model.id());
-        } catch (HubException | IllegalArgumentException e) {
+        } catch (HubException e) {
             throw new ModelLoadException(cacheDir.resolve(HubDownloader.folderName(model.id(),
                     HubDownloader.DEFAULT_REVISION)), "kvlab.model.id", e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(cacheDir, "kvlab.model.id", e.getMessage(), e);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.kvlab.serving;
 
+import java.io.IOException;
 import java.time.Duration;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 
@@ -10,6 +11,18 @@ final class EventStreams {
     private static final Duration MARGIN = Duration.ofSeconds(30);
 
     private EventStreams() {}
+
+    /**
+     * Sends one event; a stream that has already ended (client gone, container timeout, shutdown) is an
+     * {@link IOException}, like a broken connection, so the generation behind it is cancelled.
+     */
+    static void send(SseEmitter emitter, SseEmitter.SseEventBuilder event) throws IOException {
+        try {
+            emitter.send(event);
+        } catch (IllegalStateException completed) {
+            throw new IOException("the event stream has already ended", completed);
+        }
+    }
 
     static SseEmitter emitter(Duration requestTimeout) {
         return new SseEmitter(requestTimeout.plus(MARGIN).toMillis());

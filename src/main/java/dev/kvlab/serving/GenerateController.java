@@ -51,20 +51,20 @@ class GenerateController {
 
         @Override
         public void token(int tokenId, String text) throws IOException {
-            emitter.send(SseEmitter.event().name("token")
+            EventStreams.send(emitter, SseEmitter.event().name("token")
                     .data(new TokenEvent(tokenId < 0 ? null : tokenId, text), MediaType.APPLICATION_JSON));
         }
 
         @Override
         public void done(GenerateResponse response) throws IOException {
-            emitter.send(SseEmitter.event().name("done").data(response, MediaType.APPLICATION_JSON));
+            EventStreams.send(emitter, SseEmitter.event().name("done").data(response, MediaType.APPLICATION_JSON));
             emitter.complete();
         }
 
         @Override
         public void failed(ApiException problem) throws IOException {
             try {
-                emitter.send(SseEmitter.event().name("error")
+                EventStreams.send(emitter, SseEmitter.event().name("error")
                         .data(Problems.toMap(problem.getBody()), MediaType.APPLICATION_JSON));
             } finally {
                 emitter.complete();

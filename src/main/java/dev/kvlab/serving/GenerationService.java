@@ -348,8 +348,10 @@ class GenerationService {
                     log.error("Unexpected failure of a streamed generation", failure);
                     sink.failed(ApiException.internal("internal error; the server log has the details", failure));
                 }
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException e) {
                 log.debug("Could not report the end of generation {} to its client: {}", id, e.toString());
+            } catch (RuntimeException e) {
+                log.warn("Could not report the end of generation {} to its client", id, e);
             }
         }
 

@@ -8,6 +8,7 @@ import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.TransformerModel;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 import org.springframework.util.unit.DataSize;
 
@@ -37,6 +38,7 @@ class MemoryGuard {
     private final Long limitBytes;
     private final DeviceMemoryProbe device;
 
+    @Autowired
     MemoryGuard(TransformerModel model, DeviceMemoryProbe device, KvlabProperties properties) {
         this(model.kvSpec(), model.config(), model.parameterCount() * model.dtype().getNumOfBytes(),
                 properties.prefill().chunk(), properties.memory().limit(), device);

@@ -29,10 +29,15 @@ record ModelInfo(
         @JsonProperty("max_positions") int maxPositions,
         @JsonProperty("kv_bytes_per_token") long kvBytesPerToken) {
 
+    /** The model folder's name, e.g. {@code kvlab-tiny}: what clients call the model, never its path. */
+    static String name(Path dir) {
+        Path name = dir.toAbsolutePath().normalize().getFileName();
+        return name == null ? "kvlab" : name.toString();
+    }
+
     static ModelInfo of(Path dir, TransformerModel m) {
         ModelConfig c = m.config();
-        Path name = dir.toAbsolutePath().normalize().getFileName();
-        return new ModelInfo(name == null ? dir.toString() : name.toString(), c.architecture().huggingFaceName(),
+        return new ModelInfo(name(dir), c.architecture().huggingFaceName(),
                 m.parameterCount(), m.dtype().toString(), DeviceMemoryProbe.deviceName(m.device()), c.numLayers(),
                 c.numHeads(), c.numKvHeads(), c.headDim(), c.vocabSize(), c.maxPositions(), m.kvSpec().bytesPerToken());
     }

@@ -35,7 +35,7 @@ class OpenAiController {
     OpenAiController(GenerationService generation, KvlabProperties properties, ModelFolder folder) {
         this.generation = generation;
         this.limits = properties.serving();
-        this.card = ModelList.Card.of(modelId(folder.dir()), created(folder.dir()));
+        this.card = ModelList.Card.of(ModelInfo.name(folder.dir()), created(folder.dir()));
     }
 
     @GetMapping("/models")
@@ -67,12 +67,6 @@ class OpenAiController {
                 body.includesUsage());
         EventStreams.cancelWhenClosed(emitter, generation.stream(request, chunks));
         return emitter;
-    }
-
-    /** The model folder's name, e.g. {@code kvlab-tiny}; never a path. */
-    static String modelId(Path dir) {
-        Path name = dir.toAbsolutePath().normalize().getFileName();
-        return name == null ? "kvlab" : name.toString();
     }
 
     /** When the model was made: its {@code config.json}'s modification time, in epoch seconds. */
@@ -118,22 +112,22 @@ class OpenAiController {
             if (includeUsage) {
                 send(CompletionResponse.usageChunk(id, created, model, response));
             }
-            emitter.send(SseEmitter.event().data("[DONE]", MediaType.TEXT_PLAIN));
+            EventStreams.send(emitter, SseEmitter.event().data("[DONE]", MediaType.TEXT_PLAIN));
             emitter.complete();
         }
 
         @Override
         public void failed(ApiException problem) throws IOException {
             try {
-                emitter.send(SseEmitter.event().data(Problems.toMap(Problems.withOpenAiError(problem.getBody())),
-                        MediaType.APPLICATION_JSON));
+                Object body = Problems.toMap(Problems.withOpenAiError(problem.getBody()));
+                EventStreams.send(emitter, SseEmitter.event().data(body, MediaType.APPLICATION_JSON));
             } finally {
                 emitter.complete();
             }
         }
 
         private void send(CompletionResponse chunk) throws IOException {
-            emitter.send(SseEmitter.event().data(chunk, MediaType.APPLICATION_JSON));
+            EventStreams.send(emitter, SseEmitter.event().data(chunk, MediaType.APPLICATION_JSON));
         }
     }
 }

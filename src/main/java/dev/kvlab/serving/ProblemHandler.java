@@ -55,7 +55,8 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
             HttpStatusCode statusCode, WebRequest request) {
         ResponseEntity<Object> response = super.handleExceptionInternal(ex, body, headers, statusCode, request);
         if (response != null && response.getBody() instanceof ProblemDetail problem
-                && request instanceof ServletWebRequest servlet && Problems.isOpenAi(servlet.getRequest().getServletPath())) {
+                && request instanceof ServletWebRequest servlet
+                && Problems.isOpenAi(servlet.getRequest().getServletPath())) {
             Problems.withOpenAiError(problem);
         }
         return response;

@@ -20,7 +20,7 @@ final class Problems {
     /** The problem as a JSON object: {@code type, title, status, detail, instance} and its properties. */
     static Map<String, Object> toMap(ProblemDetail problem) {
         Map<String, Object> map = new LinkedHashMap<>();
-        map.put("type", problem.getType().toString());
+        map.put("type", problem.getType() != null ? problem.getType().toString() : "about:blank");
         map.put("title", problem.getTitle() != null ? problem.getTitle() : title(problem.getStatus()));
         map.put("status", problem.getStatus());
         if (problem.getDetail() != null) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.context.properties.bind.BindException;
@@ -38,7 +39,23 @@ class KvlabPropertiesTest {
         assertThat(p.serving().maxPromptTokens()).isEqualTo(8192);
         assertThat(p.serving().maxConcurrent()).isEqualTo(2);
         assertThat(p.serving().maxQueue()).isEqualTo(16);
+        assertThat(p.serving().requestTimeout()).isEqualTo(Duration.ofSeconds(300));
+        assertThat(p.serving().maxBodySize()).isEqualTo(DataSize.ofMegabytes(1));
         assertThat(p.security().apiKey()).isNull();
+    }
+
+    @Test
+    void servingLimitsAndApiKeyBindFromTheEnvironment() {
+        KvlabProperties p = bind(new SystemEnvironmentPropertySource("systemEnvironment", Map.of(
+                "KVLAB_SERVING_REQUESTTIMEOUT", "90s",
+                "KVLAB_SERVING_MAXBODYSIZE", "64KB",
+                "KVLAB_SECURITY_APIKEY", "secret")));
+        assertThat(p.serving().requestTimeout()).isEqualTo(Duration.ofSeconds(90));
+        assertThat(p.serving().maxBodySize()).isEqualTo(DataSize.ofKilobytes(64));
+        assertThat(p.security().apiKey()).isEqualTo("secret");
+        assertThat(bind(Map.of("kvlab.security.api-key", "  ")).security().apiKey()).isNull();
+        assertBindFails(Map.of("kvlab.serving.request-timeout", "0s"), "kvlab.serving.request-timeout");
+        assertBindFails(Map.of("kvlab.serving.max-body-size", "0"), "kvlab.serving.max-body-size");
     }
 
     @Test

@@ -27,4 +27,13 @@ class DeviceMemoryProbeTest {
         assertThat(DeviceMemoryProbe.deviceName(Device.cpu())).isEqualTo("cpu");
         assertThat(DeviceMemoryProbe.deviceName(Device.gpu(1))).isEqualTo("gpu:1");
     }
+
+    @Test
+    void cpuAvailableMemoryIsTheKernelsMemAvailable() {
+        assertThat(DeviceMemoryProbe.parseMemAvailable(List.of("MemTotal:       24683620 kB",
+                "MemFree:        23286016 kB", "MemAvailable:   24275288 kB"))).isEqualTo(24275288L * 1024);
+        long available = new DeviceMemoryProbe(Device.cpu()).availableBytes();
+        assertThat(available).isPositive()
+                .isLessThanOrEqualTo(new DeviceMemoryProbe(Device.cpu()).snapshot().totalBytes());
+    }
 }

@@ -136,6 +136,9 @@ class StreamingIntegrationTest extends ServingIntegrationTest {
                 samples.add(registry.get("kvlab.kv.cache.bytes").tag("policy", "streaming").gauge().value());
             }
         }
+        while (!samples.isEmpty() && samples.get(samples.size() - 1) == 0) {
+            samples.remove(samples.size() - 1); // read after the request had ended and released its cache
+        }
         assertThat(samples).hasSizeGreaterThan(30);
         assertThat(samples.get(0)).isPositive().isLessThan(flat);
         for (int i = 1; i < samples.size(); i++) {

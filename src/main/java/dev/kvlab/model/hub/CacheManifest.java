@@ -110,7 +110,7 @@ final class CacheManifest {
             Files.move(tmp, dir.resolve(FILE_NAME), StandardCopyOption.ATOMIC_MOVE,
                     StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw new HubException(FileFetcher.isDiskFull(e) ? Reason.DISK_FULL : Reason.STORAGE,
+            throw new HubException(HubErrors.isDiskFull(e) ? Reason.DISK_FULL : Reason.STORAGE,
                     "cannot write " + dir.resolve(FILE_NAME) + ": " + e.getMessage(), e);
         }
     }

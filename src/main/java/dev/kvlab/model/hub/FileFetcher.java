@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -170,14 +169,15 @@ final class FileFetcher {
         try {
             return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (HttpConnectTimeoutException | ConnectException e) {
-            throw new HubException(Reason.NETWORK, "cannot connect to " + host + " for " + label + " (" + describe(e)
-                    + "). Is there network access? HF_ENDPOINT sets a mirror; kvlab.model.path (KVLAB_MODEL_PATH)"
+            throw new HubException(Reason.NETWORK, "cannot connect to " + host + " for " + label + " ("
+                    + HubErrors.describe(e) + "). Is there network access? HF_ENDPOINT sets a mirror; kvlab.model.path (KVLAB_MODEL_PATH)"
                     + " loads a model folder already on disk instead.", e);
         } catch (HttpTimeoutException e) {
             throw new HubException(Reason.NETWORK, host + " did not answer within " + RESPONSE_TIMEOUT.toSeconds()
                     + " s for " + label, e);
         } catch (IOException e) {
-            throw new HubException(Reason.NETWORK, "request to " + host + " for " + label + " failed: " + describe(e), e);
+            throw new HubException(Reason.NETWORK, "request to " + host + " for " + label + " failed: "
+                    + HubErrors.describe(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new HubException(Reason.NETWORK, "interrupted while requesting " + label, e);
@@ -200,7 +200,7 @@ final class FileFetcher {
                     n = body.read(buffer);
                 } catch (IOException e) {
                     throw new HubException(Reason.NETWORK, "connection lost after " + written + " of "
-                            + (expected < 0 ? "?" : expected) + " bytes of " + label + " (" + describe(e)
+                            + (expected < 0 ? "?" : expected) + " bytes of " + label + " (" + HubErrors.describe(e)
                             + "); the part is kept in " + part + " and the next start resumes it", e);
                 }
                 if (n < 0) {
@@ -209,7 +209,7 @@ final class FileFetcher {
                 try {
                     out.write(buffer, 0, n);
                 } catch (IOException e) {
-                    throw writeError(part, label, written, expected, e);
+                    throw HubErrors.writeError(part, label, written, expected, e);
                 }
                 written += n;
                 if (expected > LOG_PROGRESS_ABOVE && written >= nextReport && written < expected) {
@@ -218,7 +218,7 @@ final class FileFetcher {
                 }
             }
         } catch (IOException e) {
-            throw writeError(part, label, written, expected, e);
+            throw HubErrors.writeError(part, label, written, expected, e);
         }
         return finish(part, target, sizeOf(part), expected, label, commit);
     }
@@ -236,7 +236,7 @@ final class FileFetcher {
         try {
             Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw writeError(target, label, size, expected, e);
+            throw HubErrors.writeError(target, label, size, expected, e);
         }
         return new Fetched(size, commit);
     }
@@ -257,55 +257,8 @@ final class FileFetcher {
         }
     }
 
-    private static HubException writeError(Path file, String label, long written, long expected, IOException e) {
-        if (isDiskFull(e)) {
-            return new HubException(Reason.DISK_FULL, "no space left on the device writing " + file + " (" + written
-                    + " of " + (expected < 0 ? "?" : expected) + " bytes of " + label + "): free some space or point"
-                    + " kvlab.model.cache-dir (KVLAB_MODEL_CACHEDIR) at a larger disk; the next start resumes", e);
-        }
-        return new HubException(Reason.STORAGE, "cannot write " + file + ": " + describe(e), e);
-    }
-
-    static boolean isDiskFull(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            String message = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
-            if (message.contains("no space left") || message.contains("disk quota exceeded")) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     private HubException statusError(Response r, String repo, String revision, String file) {
-        String code = r.headers().firstValue("X-Error-Code").orElse("");
-        String hubSays = r.headers().firstValue("X-Error-Message").map(m -> " The Hub says: " + m).orElse("");
-        String what = repo + "/" + file + " (revision " + revision + ") from " + endpoint;
-        String idHint = " Check kvlab.model.id (KVLAB_MODEL_ID).";
-        String tokenHint = token == null ? " HF_TOKEN is not set: set it to a token of an account with access."
-                : " The HF_TOKEN given has no access: accept the model's terms on its Hub page with that account.";
-        return switch (code) {
-            case "GatedRepo" -> new HubException(Reason.AUTHENTICATION,
-                    repo + " is a gated model (HTTP " + r.status() + " for " + what + ")." + tokenHint + hubSays);
-            case "RepoNotFound" -> new HubException(Reason.NOT_FOUND, "no model repo " + repo + " at " + endpoint
-                    + " (HTTP " + r.status() + ")." + idHint + (token == null ? " A private repo needs HF_TOKEN." : "")
-                    + hubSays);
-            case "RevisionNotFound" -> new HubException(Reason.NOT_FOUND,
-                    repo + " has no revision " + revision + " (HTTP " + r.status() + ")." + hubSays);
-            case "EntryNotFound" -> new HubException(Reason.NOT_FOUND,
-                    repo + " has no file " + file + " at revision " + revision + "." + hubSays);
-            default -> switch (r.status()) {
-                case 401 -> new HubException(Reason.AUTHENTICATION, token == null
-                        ? "HTTP 401 for " + what + ": the repo is gated or private." + tokenHint + hubSays
-                        : "HTTP 401 for " + what + ": HF_TOKEN was rejected (invalid or expired)." + hubSays);
-                case 403 -> new HubException(Reason.AUTHENTICATION,
-                        "HTTP 403 for " + what + ": access denied." + tokenHint + hubSays);
-                case 404 -> new HubException(Reason.NOT_FOUND, "HTTP 404 for " + what
-                        + ": the repo, the revision or the file does not exist." + idHint + hubSays);
-                case 429 -> new HubException(Reason.PROTOCOL, "HTTP 429 for " + what
-                        + ": rate limited; start again later (HF_TOKEN raises the limit)." + hubSays);
-                default -> new HubException(Reason.PROTOCOL, "HTTP " + r.status() + " for " + what + "." + hubSays);
-            };
-        };
+        return HubErrors.statusError(r.status(), r.headers(), endpoint, token != null, repo, revision, file);
     }
 
     static boolean sameOrigin(URI a, URI b) {
@@ -329,7 +282,7 @@ final class FileFetcher {
         try {
             Files.deleteIfExists(part);
         } catch (IOException e) {
-            throw new HubException(Reason.STORAGE, "cannot delete " + part + ": " + describe(e), e);
+            throw new HubException(Reason.STORAGE, "cannot delete " + part + ": " + HubErrors.describe(e), e);
         }
     }
 
@@ -339,17 +292,5 @@ final class FileFetcher {
         } catch (IOException ignored) {
             // a redirect's body is empty or irrelevant
         }
-    }
-
-    /** The exception and its causes in one line: JDK network errors often carry the reason only in the cause. */
-    private static String describe(Throwable e) {
-        StringBuilder s = new StringBuilder();
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (s.length() > 0) {
-                s.append(": ");
-            }
-            s.append(t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName());
-        }
-        return s.toString();
     }
 }

@@ -118,17 +118,33 @@ public final class HubDownloader {
         synchronized (IN_PROCESS) {
             createDirectories(dir);
             try (FileChannel channel = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE,
-                    StandardOpenOption.WRITE);
-                    FileLock ignored = channel.lock()) {
-                if (isCached(dir, repoId, revision)) {
-                    return dir; // another process finished it while this one waited
+                    StandardOpenOption.WRITE)) {
+                FileLock lock = lock(channel, dir);
+                try {
+                    if (!isCached(dir, repoId, revision)) { // another process may have finished it meanwhile
+                        fetchAll(repoId, revision, dir);
+                    }
+                    return dir;
+                } finally {
+                    if (lock != null) {
+                        lock.release();
+                    }
                 }
-                fetchAll(repoId, revision, dir);
-                return dir;
             } catch (IOException e) {
-                throw new HubException(FileFetcher.isDiskFull(e) ? Reason.DISK_FULL : Reason.STORAGE,
-                        "cannot lock " + dir.resolve(LOCK_FILE) + ": " + e.getMessage(), e);
+                throw new HubException(HubErrors.isDiskFull(e) ? Reason.DISK_FULL : Reason.STORAGE,
+                        "cannot write the lock file " + dir.resolve(LOCK_FILE) + ": " + e.getMessage(), e);
             }
+        }
+    }
+
+    /** Waits for other processes downloading into {@code dir}; null where the file system has no locks (some NFS). */
+    private static FileLock lock(FileChannel channel, Path dir) {
+        try {
+            return channel.lock();
+        } catch (IOException e) {
+            log.warn("Cannot lock {} ({}): downloading without a lock, so replicas sharing it may fetch twice",
+                    dir, e.getMessage());
+            return null;
         }
     }
 
@@ -228,7 +244,7 @@ public final class HubDownloader {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
-            throw new HubException(FileFetcher.isDiskFull(e) ? Reason.DISK_FULL : Reason.STORAGE,
+            throw new HubException(HubErrors.isDiskFull(e) ? Reason.DISK_FULL : Reason.STORAGE,
                     "cannot create the cache folder " + dir.toAbsolutePath() + " (kvlab.model.cache-dir): " + e, e);
         }
     }

@@ -1,0 +1,265 @@
+package dev.kvlab.experiment;
+
+import java.awt.Color;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import javax.imageio.ImageIO;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.data.category.DefaultCategoryDataset;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
+
+/**
+ * The HTML report of an experiment: its plots as PNGs (JFreeChart) embedded as data URIs, so the page
+ * is one self-contained file, then the result table. Plots by kind: memory-growth curves per policy,
+ * OOM threshold per policy (measured against predicted), perplexity against budget, the pass-key
+ * accuracy grid, throughput against context length.
+ */
+final class ExperimentReport {
+
+    private static final int WIDTH = 900;
+    private static final int HEIGHT = 480;
+
+    private ExperimentReport() {}
+
+    static String html(ExperimentView view) {
+        List<Map<String, Object>> rows = view.rows();
+        List<Map<String, Object>> ok = rows.stream().filter(r -> "succeeded".equals(r.get("status"))).toList();
+        StringBuilder html = new StringBuilder();
+        String title = "kvlab " + view.kind() + " experiment"
+                + (view.experiment().name() == null ? "" : ": " + view.experiment().name());
+        html.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").append(escape(title))
+                .append("</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+                        + "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}img{max-width:100%}</style>"
+                        + "</head><body>\n<h1>").append(escape(title)).append("</h1>\n");
+        ExperimentView.Progress p = view.progress();
+        html.append("<p>Experiment <code>").append(escape(view.experiment().id())).append("</code>: <b>")
+                .append(view.status().apiName()).append("</b>, ").append(p.done()).append(" of ").append(p.total())
+                .append(" cells done (").append(p.failed()).append(" failed).</p>\n");
+        for (Map.Entry<String, JFreeChart> chart : charts(view.kind(), ok).entrySet()) {
+            html.append("<h2>").append(escape(chart.getKey())).append("</h2>\n<img alt=\"")
+                    .append(escape(chart.getKey())).append("\" src=\"data:image/png;base64,")
+                    .append(png(chart.getValue())).append("\">\n");
+        }
+        if (view.kind().equals("passkey")) {
+            html.append("<h2>Pass-key accuracy grid</h2>\n").append(passKeyGrid(ok));
+        }
+        html.append("<h2>Results</h2>\n").append(table(rows)).append("</body></html>\n");
+        return html.toString();
+    }
+
+    static Map<String, JFreeChart> charts(String kind, List<Map<String, Object>> rows) {
+        Map<String, JFreeChart> charts = new LinkedHashMap<>();
+        if (rows.isEmpty()) {
+            return charts;
+        }
+        switch (kind) {
+            case "memory-growth" -> {
+                XYSeriesCollection data = new XYSeriesCollection();
+                for (Map<String, Object> row : rows) {
+                    XYSeries s = new XYSeries(label(row), false, true);
+                    for (Map<String, Object> sample : list(row.get("samples"))) {
+                        s.add(num(sample.get("generated_tokens")), num(sample.get("kv_bytes")) / 1024.0);
+                    }
+                    data.addSeries(s);
+                }
+                charts.put("KV cache memory against generated tokens",
+                        lines("KV cache memory growth", "generated tokens", "KV cache (KiB)", data));
+            }
+            case "oom-sweep" -> {
+                DefaultCategoryDataset data = new DefaultCategoryDataset();
+                for (Map<String, Object> row : rows) {
+                    double measured = row.get("max_tokens_before_oom") instanceof Number n ? n.doubleValue()
+                            : num(row.get("max_sequence_length"));
+                    data.addValue(measured, "measured (tokens at OOM, or longest run)", label(row));
+                    Object predicted = row.get("predicted_max_tokens");
+                    data.addValue(predicted instanceof Number n ? n.doubleValue() : num(row.get("max_length")),
+                            "predicted (bounded policies: capped at max_length)", label(row));
+                }
+                charts.put("OOM threshold per policy", ChartFactory.createBarChart("Tokens before out of memory",
+                        "policy", "tokens", data, PlotOrientation.VERTICAL, true, false, false));
+            }
+            case "perplexity" -> {
+                XYSeriesCollection data = new XYSeriesCollection();
+                Map<String, XYSeries> byPolicy = new LinkedHashMap<>();
+                Set<Double> budgets = new TreeSet<>();
+                Double full = null;
+                for (Map<String, Object> row : rows) {
+                    Map<String, Object> kv = map(row.get("kv_cache"));
+                    if (kv.get("budget") instanceof Number b) {
+                        budgets.add(b.doubleValue());
+                        byPolicy.computeIfAbsent(String.valueOf(kv.get("policy")), k -> new XYSeries(k, true, true))
+                                .add(b.doubleValue(), num(row.get("perplexity")));
+                    } else if ("full".equals(kv.get("policy"))) {
+                        full = num(row.get("perplexity"));
+                    }
+                }
+                if (full != null && !budgets.isEmpty()) {
+                    XYSeries f = new XYSeries("full", true, true);
+                    for (double b : budgets) {
+                        f.add(b, full);
+                    }
+                    data.addSeries(f);
+                }
+                byPolicy.values().forEach(data::addSeries);
+                if (data.getSeriesCount() > 0) {
+                    charts.put("Perplexity against budget", lines("Perplexity against KV budget",
+                            "budget (slots per head per layer)", "perplexity", data));
+                } else {
+                    DefaultCategoryDataset bars = new DefaultCategoryDataset();
+                    rows.forEach(r -> bars.addValue(num(r.get("perplexity")), "perplexity", label(r)));
+                    charts.put("Perplexity per policy", ChartFactory.createBarChart("Perplexity per policy",
+                            "policy", "perplexity", bars, PlotOrientation.VERTICAL, false, false, false));
+                }
+            }
+            case "passkey" -> {
+                DefaultCategoryDataset data = new DefaultCategoryDataset();
+                Map<String, double[]> mean = new LinkedHashMap<>();
+                for (Map<String, Object> row : rows) {
+                    String key = label(row) + "\u0000" + num(row.get("context_length"));
+                    double[] acc = mean.computeIfAbsent(key, k -> new double[2]);
+                    acc[0] += num(row.get("accuracy"));
+                    acc[1]++;
+                }
+                mean.forEach((key, acc) -> {
+                    String[] parts = key.split("\u0000");
+                    data.addValue(acc[0] / acc[1], parts[0], String.format(Locale.ROOT, "%.0f", Double.parseDouble(parts[1])));
+                });
+                charts.put("Pass-key accuracy against context length (mean over depths)", ChartFactory.createBarChart(
+                        "Pass-key accuracy", "context length (tokens)", "accuracy", data, PlotOrientation.VERTICAL,
+                        true, false, false));
+            }
+            case "throughput" -> {
+                XYSeriesCollection prefill = new XYSeriesCollection();
+                XYSeriesCollection decode = new XYSeriesCollection();
+                Map<String, XYSeries[]> byPolicy = new LinkedHashMap<>();
+                for (Map<String, Object> row : rows) {
+                    XYSeries[] s = byPolicy.computeIfAbsent(label(row),
+                            k -> new XYSeries[] {new XYSeries(k, true, true), new XYSeries(k, true, true)});
+                    s[0].add(num(row.get("context_length")), num(row.get("prefill_tokens_per_second")));
+                    s[1].add(num(row.get("context_length")), num(row.get("decode_tokens_per_second")));
+                }
+                byPolicy.values().forEach(s -> {
+                    prefill.addSeries(s[0]);
+                    decode.addSeries(s[1]);
+                });
+                charts.put("Decode throughput against context", lines("Decode tokens/s", "context length (tokens)",
+                        "tokens/s", decode));
+                charts.put("Prefill throughput against context", lines("Prefill tokens/s", "context length (tokens)",
+                        "tokens/s", prefill));
+            }
+            default -> { }
+        }
+        return charts;
+    }
+
+    /** Rows: policy, columns: context length × depth, cells: accuracy, shaded red (0) to green (1). */
+    private static String passKeyGrid(List<Map<String, Object>> rows) {
+        Set<String> columns = new LinkedHashSet<>();
+        Map<String, Map<String, Double>> grid = new LinkedHashMap<>();
+        for (Map<String, Object> row : rows) {
+            String column = String.format(Locale.ROOT, "%.0f @ %.2f", num(row.get("context_length")), num(row.get("depth")));
+            columns.add(column);
+            grid.computeIfAbsent(label(row), k -> new LinkedHashMap<>()).put(column, num(row.get("accuracy")));
+        }
+        StringBuilder t = new StringBuilder("<table><tr><th>policy \\ length @ depth</th>");
+        columns.forEach(c -> t.append("<th>").append(escape(c)).append("</th>"));
+        t.append("</tr>\n");
+        grid.forEach((policy, cells) -> {
+            t.append("<tr><th>").append(escape(policy)).append("</th>");
+            for (String c : columns) {
+                Double a = cells.get(c);
+                if (a == null) {
+                    t.append("<td></td>");
+                } else {
+                    int red = (int) Math.round(255 * (1 - a));
+                    int green = (int) Math.round(200 * a + 55);
+                    t.append(String.format(Locale.ROOT, "<td style=\"background:rgb(%d,%d,120)\">%.2f</td>", red, green, a));
+                }
+            }
+            t.append("</tr>\n");
+        });
+        return t.append("</table>\n").toString();
+    }
+
+    private static JFreeChart lines(String title, String x, String y, XYSeriesCollection data) {
+        JFreeChart chart = ChartFactory.createXYLineChart(title, x, y, data, PlotOrientation.VERTICAL, true, false, false);
+        XYPlot plot = chart.getXYPlot();
+        plot.setRenderer(new XYLineAndShapeRenderer(true, true));
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        return chart;
+    }
+
+    private static String png(JFreeChart chart) {
+        BufferedImage image = chart.createBufferedImage(WIDTH, HEIGHT);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(image, "png", out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Base64.getEncoder().encodeToString(out.toByteArray());
+    }
+
+    private static String table(List<Map<String, Object>> rows) {
+        Set<String> columns = new LinkedHashSet<>();
+        rows.forEach(r -> r.forEach((k, v) -> {
+            if (!(v instanceof List)) {
+                columns.add(k);
+            }
+        }));
+        StringBuilder t = new StringBuilder("<table><tr>");
+        columns.forEach(c -> t.append("<th>").append(escape(c)).append("</th>"));
+        t.append("</tr>\n");
+        for (Map<String, Object> row : rows) {
+            t.append("<tr>");
+            for (String c : columns) {
+                Object v = row.get(c);
+                String text = v instanceof Double d ? String.format(Locale.ROOT, "%.4g", d)
+                        : v instanceof Map<?, ?> m ? m.toString() : v == null ? "" : v.toString();
+                t.append("<td>").append(escape(text)).append("</td>");
+            }
+            t.append("</tr>\n");
+        }
+        return t.append("</table>\n").toString();
+    }
+
+    private static String label(Map<String, Object> row) {
+        return String.valueOf(row.get("policy"));
+    }
+
+    private static double num(Object value) {
+        return value instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> list(Object value) {
+        return value instanceof List<?> l ? (List<Map<String, Object>>) l : new ArrayList<>();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(Object value) {
+        return value instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+    }
+
+    static String escape(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+    }
+}

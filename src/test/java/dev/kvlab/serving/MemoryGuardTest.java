@@ -1,0 +1,83 @@
+package dev.kvlab.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.when;
+
+import ai.djl.ndarray.types.DataType;
+import dev.kvlab.cache.KvSpec;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.metrics.DeviceMemoryProbe;
+import dev.kvlab.metrics.GenerationMetrics;
+import dev.kvlab.model.LlamaConfig;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.springframework.util.unit.DataSize;
+
+/** The memory prediction that admits requests and answers {@code /capacity}. */
+class MemoryGuardTest {
+
+    private static final KvSpec SPEC = new KvSpec(2, 2, 16, DataType.FLOAT32); // 512 bytes per token
+    private static final LlamaConfig CONFIG = new LlamaConfig(300, 64, 128, 2, 4, 2, 16, 256, 1e-5, 10000.0, null,
+            false, false);
+
+    private final DeviceMemoryProbe device = mock(DeviceMemoryProbe.class);
+
+    private MemoryGuard guard(Long limit) {
+        return new MemoryGuard(SPEC, CONFIG, 10_000, 8, limit == null ? null : DataSize.ofBytes(limit), device);
+    }
+
+    private static CachePolicy policy(Map<String, Object> kvCache) {
+        return PolicyRegistry.create(kvCache);
+    }
+
+    @Test
+    void fullCacheNeedsEveryTokenAndBoundedPoliciesTheirBudgetPlusAChunk() {
+        MemoryGuard guard = guard(null);
+        MemoryGuard.Prediction full = guard.predict(policy(Map.of()), 100, 50);
+        assertThat(full.kvSlots()).isEqualTo(150);
+        assertThat(full.kvBytes()).isEqualTo(150 * 512);
+        assertThat(full.activationBytes()).isPositive();
+
+        MemoryGuard.Prediction h2o = guard.predict(policy(Map.of("policy", "h2o", "budget", 32)), 100, 5000);
+        assertThat(h2o.kvSlots()).isEqualTo(32 + 8);
+        assertThat(h2o.kvBytes()).isEqualTo(40 * 512);
+        assertThat(guard.predict(policy(Map.of("policy", "h2o", "budget", 32)), 100, 50_000).requiredBytes())
+                .isEqualTo(h2o.requiredBytes()); // does not grow with the length
+
+        MemoryGuard.Prediction ratio = guard.predict(policy(Map.of("policy", "tova", "budget_ratio", 0.5)), 100, 100);
+        assertThat(ratio.kvSlots()).isEqualTo(100 + 8);
+    }
+
+    @Test
+    void availableIsTheTighterOfTheLimitAndTheDevice() {
+        when(device.availableBytes()).thenReturn(1_000_000L);
+        MemoryGuard limited = guard(110_000L);
+        assertThat(limited.available(20_000, 0))
+                .isEqualTo(new MemoryGuard.Availability(80_000, GenerationMetrics.Source.BUDGET));
+        // a running request's unused reservation is not free on the device either
+        when(device.availableBytes()).thenReturn(50_000L);
+        assertThat(limited.available(20_000, 5_000))
+                .isEqualTo(new MemoryGuard.Availability(35_000, GenerationMetrics.Source.DEVICE));
+        // what running caches hold would be free for a request that ran alone
+        assertThat(limited.capacity(40_000))
+                .isEqualTo(new MemoryGuard.Availability(90_000, GenerationMetrics.Source.DEVICE));
+        assertThat(guard(null).capacity(0))
+                .isEqualTo(new MemoryGuard.Availability(50_000, GenerationMetrics.Source.DEVICE));
+    }
+
+    @Test
+    void maxTokensIsTheLongestSequenceWhosePredictionFits() {
+        MemoryGuard guard = guard(null);
+        CachePolicy full = policy(Map.of());
+        long available = 300_000;
+        long max = guard.maxTokens(full, available);
+        assertThat(guard.predict(full, max, 0).requiredBytes()).isLessThanOrEqualTo(available);
+        assertThat(guard.predict(full, max + 1, 0).requiredBytes()).isGreaterThan(available);
+
+        CachePolicy bounded = policy(Map.of("policy", "streaming", "budget", 64));
+        assertThat(guard.maxTokens(bounded, available)).isEqualTo(-1);
+        assertThat(guard.maxTokens(bounded, guard.boundedBytes(bounded) - 1)).isZero();
+    }
+}
