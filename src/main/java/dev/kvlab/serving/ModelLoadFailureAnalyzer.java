@@ -8,6 +8,11 @@ class ModelLoadFailureAnalyzer extends AbstractFailureAnalyzer<ModelLoadExceptio
 
     @Override
     protected FailureAnalysis analyze(Throwable rootFailure, ModelLoadException cause) {
+        if ("kvlab.model.id".equals(cause.field())) {
+            return new FailureAnalysis(cause.getMessage(), "Check kvlab.model.id (a Hugging Face repo id of a supported"
+                    + " architecture), the network, HF_ENDPOINT and HF_TOKEN, and that kvlab.model.cache-dir is writable;"
+                    + " or set kvlab.model.path to a local model folder instead.", cause);
+        }
         String action = "Point kvlab.model.path (env KVLAB_MODEL_PATH) at a Hugging Face model folder holding"
                 + " config.json, model.safetensors (or model.safetensors.index.json and its shards) and tokenizer.json"
                 + (cause.field() == null ? "." : ", and check '" + cause.field() + "'.")

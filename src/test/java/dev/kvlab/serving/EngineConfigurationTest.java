@@ -57,6 +57,13 @@ class EngineConfigurationTest {
     }
 
     @Test
+    void hubFailureReportPointsAtTheHubSettingsNotTheModelPath() {
+        ModelLoadException e = new ModelLoadException(Path.of("data/hub"), "kvlab.model.id", "401 from the Hub", null);
+        FailureAnalysis analysis = new ModelLoadFailureAnalyzer().analyze(e);
+        assertThat(analysis.getAction()).contains("kvlab.model.id").contains("HF_TOKEN").doesNotStartWith("Point");
+    }
+
+    @Test
     void applicationDoesNotStartWithABadModelPath() {
         Path missing = tmp.resolve("absent");
         SpringApplicationBuilder app = new SpringApplicationBuilder(KvlabApplication.class)
