@@ -3,9 +3,6 @@ package dev.kvlab.serving;
 import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import dev.kvlab.cache.policy.CachePolicy;
-import dev.kvlab.cache.policy.PolicyException;
-import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.SamplingParams;
@@ -108,8 +105,8 @@ record CompletionRequest(
             throw ApiException.badRequest("best_of", "only best_of=1 is supported, got " + bestOf);
         }
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
-        return new GenerationRequest(text, maxNew, new SamplingParams(temp, k, p, s), checkedStops(),
-                policy(architecture));
+        return new GenerationRequest(text, maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
+                RequestChecks.policy(kvCache, architecture));
     }
 
     /** The one prompt, from a string or a list of one string. */
@@ -136,30 +133,5 @@ record CompletionRequest(
         }
         TextChecks.requireWellFormed("prompt", text);
         return text;
-    }
-
-    private List<String> checkedStops() {
-        if (stop == null) {
-            return List.of();
-        }
-        if (stop.size() > GenerateRequest.MAX_STOP_SEQUENCES) {
-            throw ApiException.badRequest("stop",
-                    "at most " + GenerateRequest.MAX_STOP_SEQUENCES + " stop strings, got " + stop.size());
-        }
-        for (int i = 0; i < stop.size(); i++) {
-            if (stop.get(i) == null || stop.get(i).isEmpty()) {
-                throw ApiException.badRequest("stop[" + i + "]", "stop strings must be non-empty");
-            }
-            TextChecks.requireWellFormed("stop[" + i + "]", stop.get(i));
-        }
-        return stop;
-    }
-
-    private CachePolicy policy(Architecture architecture) {
-        try {
-            return PolicyRegistry.create(kvCache, architecture);
-        } catch (PolicyException e) {
-            throw ApiException.badRequest("kv_cache." + e.field(), e.getMessage());
-        }
     }
 }

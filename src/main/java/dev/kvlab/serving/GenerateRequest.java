@@ -2,9 +2,6 @@ package dev.kvlab.serving;
 
 import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import dev.kvlab.cache.policy.CachePolicy;
-import dev.kvlab.cache.policy.PolicyException;
-import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.SamplingParams;
@@ -26,7 +23,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param stop [none]; a string or a list of up to 16 non-empty strings, left out of the text
  * @param stream [false]; {@code true} answers {@code text/event-stream}: a {@code token} event per
  *     token, then {@code done} with the whole response, or {@code error} with a problem
- * @param kvCache [{"policy": "full"}]; the policy and its parameters, see {@link PolicyRegistry}
+ * @param kvCache [{"policy": "full"}]; the policy and its parameters, see {@link dev.kvlab.cache.policy.PolicyRegistry}
  */
 record GenerateRequest(
         @JsonProperty("prompt") String prompt,
@@ -46,7 +43,6 @@ record GenerateRequest(
         return Boolean.TRUE.equals(stream);
     }
     static final double MAX_TEMPERATURE = 100.0;
-    static final int MAX_STOP_SEQUENCES = 16;
 
     /**
      * The engine request this body asks for.
@@ -82,32 +78,7 @@ record GenerateRequest(
             throw ApiException.badRequest("top_p", "must be in (0, 1] (1 = off), got " + p);
         }
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
-        return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), checkedStops(),
-                policy(architecture));
-    }
-
-    private List<String> checkedStops() {
-        if (stop == null) {
-            return List.of();
-        }
-        if (stop.size() > MAX_STOP_SEQUENCES) {
-            throw ApiException.badRequest("stop",
-                    "at most " + MAX_STOP_SEQUENCES + " stop strings, got " + stop.size());
-        }
-        for (int i = 0; i < stop.size(); i++) {
-            if (stop.get(i) == null || stop.get(i).isEmpty()) {
-                throw ApiException.badRequest("stop[" + i + "]", "stop strings must be non-empty");
-            }
-            TextChecks.requireWellFormed("stop[" + i + "]", stop.get(i));
-        }
-        return stop;
-    }
-
-    private CachePolicy policy(Architecture architecture) {
-        try {
-            return PolicyRegistry.create(kvCache, architecture);
-        } catch (PolicyException e) {
-            throw ApiException.badRequest("kv_cache." + e.field(), e.getMessage());
-        }
+        return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
+                RequestChecks.policy(kvCache, architecture));
     }
 }
