@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.BiFunction;
 
 /**
  * The kind-specific parameters of a {@code POST /experiments} body, read with range checks. Every
@@ -43,29 +44,18 @@ final class ExperimentParams {
 
     /** A list of integers; absent means {@code fallback}; an empty list is refused. */
     List<Integer> integers(String field, List<Integer> fallback, int min, int max) {
-        read.add(field);
-        Object value = raw.get(field);
-        List<Integer> result = new ArrayList<>();
-        if (value == null) {
-            result.addAll(fallback);
-        } else if (value instanceof List<?> list) {
-            if (list.isEmpty()) {
-                throw ApiException.badRequest(field, "must not be empty");
-            }
-            for (int i = 0; i < list.size(); i++) {
-                result.add(toInt(field + "[" + i + "]", list.get(i), min, max));
-            }
-        } else {
-            throw ApiException.badRequest(field, "must be a list of integers");
-        }
-        resolved.put(field, result);
-        return result;
+        return list(field, fallback, "integers", (name, item) -> toInt(name, item, min, max));
     }
 
     List<Double> numbers(String field, List<Double> fallback, double min, double max) {
+        return list(field, fallback, "numbers", (name, item) -> toDouble(name, item, min, max));
+    }
+
+    /** Reads a list element by element, naming a bad element {@code field[i]}. */
+    private <T> List<T> list(String field, List<T> fallback, String kind, BiFunction<String, Object, T> element) {
         read.add(field);
         Object value = raw.get(field);
-        List<Double> result = new ArrayList<>();
+        List<T> result = new ArrayList<>();
         if (value == null) {
             result.addAll(fallback);
         } else if (value instanceof List<?> list) {
@@ -73,10 +63,10 @@ final class ExperimentParams {
                 throw ApiException.badRequest(field, "must not be empty");
             }
             for (int i = 0; i < list.size(); i++) {
-                result.add(toDouble(field + "[" + i + "]", list.get(i), min, max));
+                result.add(element.apply(field + "[" + i + "]", list.get(i)));
             }
         } else {
-            throw ApiException.badRequest(field, "must be a list of numbers");
+            throw ApiException.badRequest(field, "must be a list of " + kind);
         }
         resolved.put(field, result);
         return result;
