@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -98,7 +97,7 @@ class GenerationService {
      *     when it does not fit in memory, 503 when cancelled (timeout, shutdown)
      */
     GenerateResponse generate(GenerationRequest request) {
-        Waiting waiting = new Waiting();
+        BlockingSink waiting = new BlockingSink();
         Job job = submit(request, waiting);
         try {
             return waiting.result.get();
@@ -213,28 +212,6 @@ class GenerationService {
         };
     }
 
-    /** The sink of {@link #generate}: completes a future. */
-    private static final class Waiting implements GenerationSink {
-        final CompletableFuture<GenerateResponse> result = new CompletableFuture<>();
-
-        @Override
-        public void token(int tokenId, String text) {}
-
-        @Override
-        public void done(GenerateResponse response) {
-            result.complete(response);
-        }
-
-        @Override
-        public void failed(ApiException problem) {
-            result.completeExceptionally(problem);
-        }
-
-        void unexpected(Throwable t) {
-            result.completeExceptionally(t);
-        }
-    }
-
     /** One admitted generation: waits for its turn, generates, reports to its sink. */
     final class Job implements Runnable {
         private final GenerationRequest request;
@@ -342,7 +319,7 @@ class GenerationService {
                 ApiException problem = problem(failure);
                 if (problem != null) {
                     sink.failed(problem);
-                } else if (sink instanceof Waiting waiting) {
+                } else if (sink instanceof BlockingSink waiting) {
                     waiting.unexpected(failure);
                 } else {
                     log.error("Unexpected failure of a streamed generation", failure);
