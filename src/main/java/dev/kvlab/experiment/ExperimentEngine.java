@@ -10,10 +10,8 @@ import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.TransformerModel;
+import dev.kvlab.training.corpus.Corpus;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -51,8 +49,6 @@ final class ExperimentEngine {
             return decodeNanos <= 0 ? 0 : decodedTokens / (decodeNanos / 1e9);
         }
     }
-
-    static final String HELD_OUT = "/corpus/heldout.txt";
 
     private final Generator generator;
     private final DeviceMemoryProbe probe;
@@ -143,14 +139,7 @@ final class ExperimentEngine {
     private String heldOut() {
         String text = heldOutText;
         if (text == null) {
-            try (InputStream in = ExperimentEngine.class.getResourceAsStream(HELD_OUT)) {
-                if (in == null) {
-                    throw new IllegalStateException("the built-in corpus " + HELD_OUT + " is missing");
-                }
-                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            text = Corpus.builtInHeldOut();
             heldOutText = text;
         }
         return text;

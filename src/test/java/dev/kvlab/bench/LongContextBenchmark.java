@@ -10,8 +10,7 @@ import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
+import dev.kvlab.training.corpus.Corpus;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,10 +31,7 @@ public final class LongContextBenchmark {
         Path dir = Path.of(args.length > 0 ? args[0] : "models/kvlab-tiny");
         int promptTokens = args.length > 1 ? Integer.parseInt(args[1]) : 50_000;
         ModelFolder folder = ModelFolder.open(dir);
-        String heldOut;
-        try (InputStream in = LongContextBenchmark.class.getResourceAsStream("/corpus/heldout.txt")) {
-            heldOut = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+        String heldOut = Corpus.builtInHeldOut();
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
             Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 512);

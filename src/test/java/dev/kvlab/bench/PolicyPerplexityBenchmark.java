@@ -7,8 +7,7 @@ import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
+import dev.kvlab.training.corpus.Corpus;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,10 +26,7 @@ public final class PolicyPerplexityBenchmark {
         Path dir = Path.of(args.length > 0 ? args[0] : "models/kvlab-tiny");
         int length = args.length > 1 ? Integer.parseInt(args[1]) : 2048;
         ModelFolder folder = ModelFolder.open(dir);
-        String text;
-        try (InputStream in = PolicyPerplexityBenchmark.class.getResourceAsStream("/corpus/heldout.txt")) {
-            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+        String text = Corpus.builtInHeldOut();
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
             int[] body = tokenizer.encode(text.substring(0, Math.min(text.length(), length * 8)));

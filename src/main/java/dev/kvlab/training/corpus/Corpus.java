@@ -1,6 +1,9 @@
 package dev.kvlab.training.corpus;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,6 +34,8 @@ public final class Corpus {
     public static final Path DEFAULT_CACHE = Path.of("data", "corpus");
     /** The shipped held-out text, relative to the project root. */
     public static final Path HELD_OUT_RESOURCE = Path.of("src", "main", "resources", "corpus", "heldout.txt");
+    /** The held-out text on the classpath, as the server and experiments read it. */
+    public static final String HELD_OUT_CLASSPATH = "/corpus/heldout.txt";
     /** Separator between documents when they are joined into one text. */
     public static final String DOCUMENT_SEPARATOR = "\n\n";
 
@@ -117,5 +122,17 @@ public final class Corpus {
         long chars = docs.stream().mapToLong(d -> d.text().length()).sum();
         return String.format("%s: %d documents (%d SOTU, %d Moby-Dick), %,d chars",
                 label, docs.size(), sotu, docs.size() - sotu, chars);
+    }
+
+    /** The built-in perplexity corpus shipped on the classpath (the held-out split). */
+    public static String builtInHeldOut() {
+        try (InputStream in = Corpus.class.getResourceAsStream(HELD_OUT_CLASSPATH)) {
+            if (in == null) {
+                throw new IllegalStateException("the built-in corpus " + HELD_OUT_CLASSPATH + " is missing");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }
