@@ -145,9 +145,16 @@ class ExperimentRepository {
                 .update();
     }
 
-    /** Recomputes an experiment's status from its cells (cancelled stays cancelled). */
+    /**
+     * Recomputes an experiment's status from its cells (cancelled stays cancelled). The experiment
+     * row is locked first: without it, two replicas finishing the last two cells at once could each
+     * count the other's cell as running, and the later (stale) update would leave the experiment
+     * "running" forever. With the lock the refreshes serialize, and each count runs after the
+     * previous refresh committed (PostgreSQL READ COMMITTED takes a new snapshot per statement).
+     */
     @Transactional
     void refreshStatus(String experimentId, long now) {
+        jdbc.sql("select id from experiment where id = ? for update").param(experimentId).query().listOfRows();
         Map<ExperimentStatus, Integer> counts = new EnumMap<>(ExperimentStatus.class);
         jdbc.sql("select status, count(*) from cell where experiment_id = ? group by status")
                 .param(experimentId)

@@ -58,6 +58,45 @@ class PostgresClusterTest {
             assertThat(results).isEqualTo(8);
             assertThat(cells.stream().map(c -> c.get("ran_by")).distinct().count()).as("servers that ran cells")
                     .isEqualTo(2);
+
+            theLastRefreshWaitsForAConcurrentCellAndSeesIt(a, pg);
         }
+    }
+
+    /**
+     * The race CI once hit: two replicas finish the last two cells at once, each counts the other's
+     * cell as running, and the stale count is written last, leaving the experiment "running" forever.
+     * Here another connection holds the experiment row (as a concurrent refresh does) while it marks
+     * the last cell succeeded; the refresh must wait for it and then see that cell.
+     */
+    private static void theLastRefreshWaitsForAConcurrentCellAndSeesIt(ConfigurableApplicationContext server,
+            LocalPostgres pg) throws Exception {
+        ExperimentRepository repository = server.getBean(ExperimentRepository.class);
+        String id = java.util.UUID.randomUUID().toString();
+        String cell = java.util.UUID.randomUUID().toString();
+        long now = System.currentTimeMillis();
+        repository.insert(new ExperimentRepository.ExperimentRow(id, "throughput", null, "{}", "running", 1, now, null),
+                List.of(new ExperimentRepository.CellRow(cell, id, 0, "{}", "running", null, 0, null, null, null,
+                        null)));
+        javax.sql.DataSource dataSource = server.getBean(javax.sql.DataSource.class);
+        try (java.sql.Connection other = dataSource.getConnection()) {
+            other.setAutoCommit(false);
+            try (var lock = other.prepareStatement("select id from experiment where id = ? for update")) {
+                lock.setString(1, id);
+                lock.executeQuery().close();
+            }
+            Thread refresh = new Thread(() -> repository.refreshStatus(id, System.currentTimeMillis()));
+            refresh.start();
+            refresh.join(1000);
+            assertThat(refresh.isAlive()).as("refresh waits for the experiment row").isTrue();
+            try (var done = other.prepareStatement("update cell set status = 'succeeded' where id = ?")) {
+                done.setString(1, cell);
+                done.executeUpdate();
+            }
+            other.commit();
+            refresh.join(10_000);
+            assertThat(refresh.isAlive()).isFalse();
+        }
+        assertThat(repository.find(id).orElseThrow().status()).isEqualTo("succeeded");
     }
 }
