@@ -119,17 +119,18 @@ public final class LlamaTrainer implements AutoCloseable {
         // profile runs -Xmn2g), collecting here keeps every collection between steps.
         System.gc();
         SplittableRandom random = new SplittableRandom(options.seed() * 0x9E3779B97F4A7C15L + next);
-        int[][] windows = new int[options.accum()][];
+        TrainingData.Window[] windows = new TrainingData.Window[options.accum()];
         int tokens = 0;
         for (int s = 0; s < windows.length; s++) {
-            windows[s] = data.sample(random);
-            tokens += windows[s].length - 1;
+            windows[s] = data.sampleWindow(random);
+            tokens += windows[s].tokens().length - 1;
         }
         double loss = 0;
         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-            for (int[] window : windows) {
-                float share = (float) (window.length - 1) / tokens;
-                loss += share * windowLoss(config, parameters, window, collector, share, manager);
+            for (TrainingData.Window window : windows) {
+                float share = (float) (window.tokens().length - 1) / tokens;
+                loss += share * windowLoss(config, parameters, window.tokens(), window.answerTargets(),
+                        (float) options.answerWeight(), collector, share, manager);
             }
         }
         float norm = AdamW.gradientNorm(parameters.parameters());
@@ -175,6 +176,17 @@ public final class LlamaTrainer implements AutoCloseable {
      */
     static float windowLoss(LlamaConfig config, LlamaParameters parameters, int[] window, GradientCollector collector,
             float gradScale, NDManager manager) {
+        return windowLoss(config, parameters, window, new int[0], 1f, collector, gradScale, manager);
+    }
+
+    /**
+     * {@link #windowLoss} where the targets at {@code answerTargets} (pass-key answers) count
+     * {@code answerWeight} times in the gradient. Retrieval is learned from a handful of answer tokens
+     * per thousand; weighting them strengthens that signal without changing the documents. The
+     * returned loss is the plain mean, comparable across runs.
+     */
+    static float windowLoss(LlamaConfig config, LlamaParameters parameters, int[] window, int[] answerTargets,
+            float answerWeight, GradientCollector collector, float gradScale, NDManager manager) {
         int seqLen = window.length - 1;
         int[] inputs = Arrays.copyOfRange(window, 0, seqLen);
         int[] targets = Arrays.copyOfRange(window, 1, seqLen + 1);
@@ -182,12 +194,22 @@ public final class LlamaTrainer implements AutoCloseable {
             scope.suppressNotUsedWarning();
             LlamaModel model = new LlamaModel(config, parameters.forwardWeights(), stepManager, DataType.FLOAT32);
             try (KvCache cache = model.newCache(new FullPolicy(), seqLen)) {
-                NDArray loss = Evaluation.tokenNll(model.forward(inputs, cache, true), targets).mean();
+                NDArray nll = Evaluation.tokenNll(model.forward(inputs, cache, true), targets);
+                NDArray loss = nll.mean();
                 if (collector != null) {
+                    NDArray objective = loss;
+                    if (answerWeight != 1f && answerTargets.length > 0) {
+                        float[] weights = new float[seqLen];
+                        Arrays.fill(weights, 1f);
+                        for (int t : answerTargets) {
+                            weights[t] = answerWeight;
+                        }
+                        objective = nll.mul(stepManager.create(weights)).mean();
+                    }
                     // not loss.mul(float): DJL wraps the scalar in a Java buffer and closes it at once, while
                     // autograd keeps it for backward; this tensor stays referenced until the step ends
                     NDArray scale = stepManager.create(gradScale);
-                    collector.backward(loss.mul(scale));
+                    collector.backward(objective.mul(scale));
                 }
                 return loss.getFloat();
             }

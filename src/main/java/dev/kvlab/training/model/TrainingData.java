@@ -38,6 +38,12 @@ public final class TrainingData {
     private final double passKeyFraction;
 
     /**
+     * One training window and the target positions (indices into {@code tokens[1..]}, the predicted
+     * tokens) that are pass-key answers, which the trainer may weight above the rest.
+     */
+    public record Window(int[] tokens, int[] answerTargets) {}
+
+    /**
      * @param stream the tokenized corpus, documents already wrapped in bos/eos; longer than seqLen
      * @param passKeySeqLen length of pass-key windows
      * @param passKeys pass-key generator, or null for none
@@ -98,10 +104,15 @@ public final class TrainingData {
 
     /** One window: {@code seqLen + 1} corpus tokens or {@code passKeySeqLen + 1} ending in pass-key documents. */
     public int[] sample(SplittableRandom random) {
+        return sampleWindow(random).tokens();
+    }
+
+    /** {@link #sample} with the positions of the pass-key answers it holds (same random draws). */
+    public Window sampleWindow(SplittableRandom random) {
         if (passKeyFraction > 0 && random.nextDouble() < passKeyFraction) {
             return passKeyWindow(random);
         }
-        return corpusSlice(random, seqLen + 1);
+        return new Window(corpusSlice(random, seqLen + 1), new int[0]);
     }
 
     private int[] corpusSlice(SplittableRandom random, int length) {
@@ -109,20 +120,20 @@ public final class TrainingData {
         return Arrays.copyOfRange(stream, start, start + length);
     }
 
-    private int[] passKeyWindow(SplittableRandom random) {
+    private Window passKeyWindow(SplittableRandom random) {
         int window = passKeySeqLen + 1;
-        List<int[]> docs = new ArrayList<>();
+        List<Doc> docs = new ArrayList<>();
         int used = 0;
         while (window - used >= MIN_PASSKEY_TOKENS) {
             int remaining = window - used;
             int target = Math.min(remaining, logUniform(random, MIN_PASSKEY_TOKENS, passKeySeqLen));
-            int[] doc = null;
+            Doc doc = null;
             for (int attempt = 0; attempt < 4 && doc == null; attempt++) {
-                int[] candidate = document(target - 4, random);
-                if (candidate.length <= remaining) {
+                Doc candidate = document(target - 4, random);
+                if (candidate.tokens().length <= remaining) {
                     doc = candidate;
                 } else {
-                    target -= candidate.length - remaining + 4; // token counts are estimates: shrink and retry
+                    target -= candidate.tokens().length - remaining + 4; // token counts are estimates: shrink and retry
                     if (target < MIN_PASSKEY_TOKENS) {
                         break;
                     }
@@ -132,7 +143,7 @@ public final class TrainingData {
                 break;
             }
             docs.add(doc);
-            used += doc.length;
+            used += doc.tokens().length;
         }
         int[] out = new int[window];
         int prefix = window - used;
@@ -140,22 +151,35 @@ public final class TrainingData {
             System.arraycopy(corpusSlice(random, prefix), 0, out, 0, prefix);
         }
         int at = prefix;
-        for (int[] d : docs) {
-            System.arraycopy(d, 0, out, at, d.length);
-            at += d.length;
+        List<Integer> answers = new ArrayList<>();
+        for (Doc d : docs) {
+            System.arraycopy(d.tokens(), 0, out, at, d.tokens().length);
+            for (int i = d.answerFrom(); i < d.answerTo(); i++) {
+                answers.add(at + i - 1); // window position p is predicted by target p - 1
+            }
+            at += d.tokens().length;
         }
-        return out;
+        return new Window(out, answers.stream().mapToInt(Integer::intValue).toArray());
     }
 
-    /** {@code <|bos|> prompt answer <|eos|>}, with the prompt about {@code promptTokens} long. */
-    private int[] document(int promptTokens, SplittableRandom random) {
+    /** A document's tokens and the half-open range of its answer tokens ({@code from == to}: unknown). */
+    private record Doc(int[] tokens, int answerFrom, int answerTo) {}
+
+    /**
+     * {@code <|bos|> prompt answer <|eos|>}, with the prompt about {@code promptTokens} long. The answer
+     * tokens are those after the prompt's own encoding; the pre-tokenizer splits before the answer's
+     * leading space, so the prompt's tokens are a prefix of the whole text's (checked, not assumed).
+     */
+    private Doc document(int promptTokens, SplittableRandom random) {
         PassKeyDocuments.PassKeyDocument doc = passKeys.generate(Math.max(8, promptTokens), random);
         int[] body = encoder.apply(doc.trainingText());
+        int[] prompt = encoder.apply(doc.prompt());
+        boolean prefix = prompt.length < body.length && Arrays.equals(prompt, 0, prompt.length, body, 0, prompt.length);
         int[] out = new int[body.length + 2];
         out[0] = bosId;
         System.arraycopy(body, 0, out, 1, body.length);
         out[out.length - 1] = eosId;
-        return out;
+        return prefix ? new Doc(out, 1 + prompt.length, 1 + body.length) : new Doc(out, 0, 0);
     }
 
     private static int logUniform(SplittableRandom random, int min, int max) {

@@ -38,6 +38,7 @@ public record TrainingOptions(
         int maxPositions,
         double ropeTheta,
         double passkeyFraction,
+        double answerWeight,
         int logEvery,
         int checkpointEvery,
         double checkpointMinutes,
@@ -76,6 +77,7 @@ public record TrainingOptions(
         d.put("max-positions", "1024");
         d.put("rope-theta", "10000");
         d.put("passkey-fraction", "0.25");
+        d.put("answer-weight", "1");
         d.put("log-every", "10");
         d.put("checkpoint-every", "0");
         d.put("checkpoint-minutes", "5");
@@ -132,7 +134,7 @@ public record TrainingOptions(
                     positive(v, "hidden"), positive(v, "layers"), positive(v, "heads"),
                     positive(v, "kv-heads"), positive(v, "intermediate"), positive(v, "max-positions"),
                     Double.parseDouble(v.get("rope-theta")), Double.parseDouble(v.get("passkey-fraction")),
-                    positive(v, "log-every"), Integer.parseInt(v.get("checkpoint-every")),
+                    atLeastOne(v, "answer-weight"), positive(v, "log-every"), Integer.parseInt(v.get("checkpoint-every")),
                     Double.parseDouble(v.get("checkpoint-minutes")), Long.parseLong(v.get("seed")),
                     Integer.parseInt(v.get("eval-trials")), Integer.parseInt(v.get("eval-windows")),
                     SafetensorsWriter.Dtype.valueOf(v.get("save-dtype").toUpperCase(Locale.ROOT)));
@@ -147,6 +149,14 @@ public record TrainingOptions(
             throw new IllegalArgumentException("--" + name + " must be positive, got " + n);
         }
         return n;
+    }
+
+    private static double atLeastOne(Map<String, String> v, String name) {
+        double x = Double.parseDouble(v.get(name));
+        if (!(x >= 1)) {
+            throw new IllegalArgumentException("--" + name + " must be at least 1, got " + v.get(name));
+        }
+        return x;
     }
 
     /** The model shape these options describe, as config.json will state it. */

@@ -1,6 +1,7 @@
 package dev.kvlab.training.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -234,6 +235,53 @@ class LlamaTrainerTest {
             int key = Integer.parseInt(tail.substring(1, 6));
             assertThat(text).contains(PassKeyDocuments.keySentence(key));
         }
+    }
+
+    @Test
+    void answerTargetsAreExactlyTheKeyAndPeriodOfEachDocument() {
+        TrainingData data = toyData(256, 1.0);
+        for (int seed = 0; seed < 20; seed++) {
+            TrainingData.Window window = data.sampleWindow(new SplittableRandom(seed));
+            assertThat(window.tokens()).isEqualTo(data.sample(new SplittableRandom(seed)));
+            int[] targets = window.answerTargets();
+            assertThat(targets).isNotEmpty().isSorted();
+            String text = tokenizer.decode(window.tokens());
+            int documents = text.split(java.util.regex.Pattern.quote(PassKeyDocuments.QUESTION), -1).length - 1;
+            StringBuilder answers = new StringBuilder();
+            for (int t : targets) {
+                answers.append(tokenizer.decode(new int[] {window.tokens()[t + 1]}));
+            }
+            // every document's answer, in order: " 12345." each, and nothing else
+            assertThat(answers.toString()).matches("( \\d{5}\\.){" + documents + "}");
+        }
+        assertThat(toyData(256, 0).sampleWindow(new SplittableRandom(1)).answerTargets()).isEmpty();
+    }
+
+    @Test
+    void answerWeightRaisesTheGradientOfTheAnswersOnly() {
+        TrainingOptions o = options();
+        LlamaConfig config = o.modelConfig(tokenizer.vocabSize());
+        TrainingData.Window window = toyData(o.seqLen(), 1.0).sampleWindow(new SplittableRandom(2));
+        float[][] grads = new float[2][];
+        float[] losses = new float[2];
+        float[] weights = {1f, 9f};
+        for (int i = 0; i < 2; i++) {
+            try (NDManager manager = NDManager.newBaseManager();
+                    LlamaParameters p = LlamaParameters.initialize(config, 5, manager)) {
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    losses[i] = LlamaTrainer.windowLoss(config, p, window.tokens(), window.answerTargets(), weights[i],
+                            gc, 1f, manager);
+                }
+                grads[i] = p.parameters().get(0).array().getGradient().toFloatArray();
+            }
+        }
+        assertEquals(losses[0], losses[1], 1e-6, "the reported loss is the plain mean");
+        double diff = 0;
+        for (int j = 0; j < grads[0].length; j++) {
+            diff += Math.abs(grads[0][j] - grads[1][j]);
+        }
+        assertThat(diff).as("weighted answers change the gradient").isGreaterThan(1e-4);
+        assertThatThrownBy(() -> options("--answer-weight", "0.5")).hasMessageContaining("--answer-weight must be at least 1");
     }
 
     @Test
