@@ -7,8 +7,8 @@ import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 /** Ties a server-sent event stream to the generation behind it: when the stream ends early, so does the generation. */
 final class EventStreams {
 
-    /** The emitter outlives the request timeout a little, so the generation's own timeout reports first. */
-    private static final Duration MARGIN = Duration.ofSeconds(30);
+    /** An async response outlives the request timeout a little, so the generation's own timeout reports first. */
+    static final Duration MARGIN = Duration.ofSeconds(30);
 
     private EventStreams() {}
 

@@ -3,6 +3,7 @@ package dev.kvlab.serving;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
+import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -15,24 +16,26 @@ import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
  * JSON object, or with {@code "stream": true} as server-sent events: {@code token}
  * ({@code {"token_id", "text"}}) per token, then {@code done} holding the whole response, or
  * {@code error} holding a problem. Problems found before generation starts (400, 413, 429, 507) are
- * plain problem+json responses in both modes.
+ * plain problem+json responses in both modes. In both, a client that hangs up cancels its generation.
  */
 @RestController
 class GenerateController {
 
     private final GenerationService generation;
+    private final JsonReplies replies;
     private final KvlabProperties.Serving limits;
 
-    GenerateController(GenerationService generation, KvlabProperties properties) {
+    GenerateController(GenerationService generation, JsonReplies replies, KvlabProperties properties) {
         this.generation = generation;
+        this.replies = replies;
         this.limits = properties.serving();
     }
 
     @PostMapping(path = "/generate", consumes = MediaType.APPLICATION_JSON_VALUE)
-    Object generate(@RequestBody GenerateRequest body) {
+    Object generate(@RequestBody GenerateRequest body, HttpServletRequest http) {
         GenerationRequest request = body.toGeneration(limits, generation.architecture());
         if (!body.streams()) {
-            return generation.generate(request);
+            return replies.generate(http, request, response -> response);
         }
         SseEmitter emitter = EventStreams.emitter(limits.requestTimeout());
         EventStreams.cancelWhenClosed(emitter, generation.stream(request, new Events(emitter)));

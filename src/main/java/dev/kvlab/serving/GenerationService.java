@@ -322,7 +322,7 @@ class GenerationService {
                 } else if (sink instanceof BlockingSink waiting) {
                     waiting.unexpected(failure);
                 } else {
-                    log.error("Unexpected failure of a streamed generation", failure);
+                    log.error("Unexpected failure of generation {}", id, failure);
                     sink.failed(ApiException.internal("internal error; the server log has the details", failure));
                 }
             } catch (IOException e) {

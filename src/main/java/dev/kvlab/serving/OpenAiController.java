@@ -3,6 +3,7 @@ package dev.kvlab.serving;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.model.ModelFolder;
+import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,11 +30,14 @@ import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 class OpenAiController {
 
     private final GenerationService generation;
+    private final JsonReplies replies;
     private final KvlabProperties.Serving limits;
     private final ModelList.Card card;
 
-    OpenAiController(GenerationService generation, KvlabProperties properties, ModelFolder folder) {
+    OpenAiController(GenerationService generation, JsonReplies replies, KvlabProperties properties,
+            ModelFolder folder) {
         this.generation = generation;
+        this.replies = replies;
         this.limits = properties.serving();
         this.card = ModelList.Card.of(ModelInfo.name(folder.dir()), created(folder.dir()));
     }
@@ -53,14 +57,13 @@ class OpenAiController {
     }
 
     @PostMapping(path = "/completions", consumes = MediaType.APPLICATION_JSON_VALUE)
-    Object completions(@RequestBody CompletionRequest body) {
+    Object completions(@RequestBody CompletionRequest body, HttpServletRequest http) {
         GenerationRequest request = body.toGeneration(limits, generation.architecture(), card.id());
         long created = Instant.now().getEpochSecond();
         String echoed = body.echoes() ? request.prompt() : "";
         if (!body.streams()) {
-            GenerateResponse r = generation.generate(request);
-            return CompletionResponse.of("cmpl-" + r.id().substring(r.id().indexOf('-') + 1), created, card.id(),
-                    echoed, r);
+            return replies.generate(http, request, r -> CompletionResponse.of(
+                    "cmpl-" + r.id().substring(r.id().indexOf('-') + 1), created, card.id(), echoed, r));
         }
         SseEmitter emitter = EventStreams.emitter(limits.requestTimeout());
         Chunks chunks = new Chunks(emitter, "cmpl-" + UUID.randomUUID(), created, card.id(), echoed,

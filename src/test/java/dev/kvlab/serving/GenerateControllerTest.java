@@ -4,9 +4,13 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.startsWith;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.doAnswer;
+import static org.mockito.Mockito.doThrow;
+import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
+import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.asyncDispatch;
 import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.get;
 import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.post;
 import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.content;
@@ -22,6 +26,7 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -30,20 +35,53 @@ import org.mockito.ArgumentCaptor;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.webmvc.test.autoconfigure.WebMvcTest;
+import org.springframework.context.annotation.Import;
 import org.springframework.http.MediaType;
 import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.servlet.MockMvc;
+import org.springframework.test.web.servlet.MvcResult;
+import org.springframework.test.web.servlet.ResultActions;
 
 /** The HTTP contract of {@code POST /generate} with the engine mocked: defaults, validation, problem responses. */
 @WebMvcTest(controllers = GenerateController.class, properties = "kvlab.serving.max-new-tokens=100")
 @EnableConfigurationProperties(KvlabProperties.class)
+@Import(JsonReplies.class)
 class GenerateControllerTest {
+
+    private static final GenerateResponse RESPONSE = new GenerateResponse("gen-1", "text", "length",
+            new GenerateResponse.Usage(3, 2), new GenerateResponse.Timings(0.5, 1.0, 2.0, 1.5, 1000.0),
+            new GenerateResponse.KvCache("full", Map.of(), 5, 5, 640, 640, 640, 0.0, 0, 0),
+            new GenerateResponse.Memory("cpu", 100, 1000));
 
     @Autowired
     MockMvc mvc;
 
     @MockitoBean
     GenerationService generation;
+
+    /** By default a generation answers {@link #RESPONSE} at once. */
+    @BeforeEach
+    void generationsAnswer() {
+        finishWith(sink -> sink.done(RESPONSE));
+    }
+
+    private interface Outcome {
+        void reportTo(GenerationSink sink) throws Exception;
+    }
+
+    private void finishWith(Outcome outcome) {
+        doAnswer(call -> {
+            outcome.reportTo(call.getArgument(1));
+            return mock(GenerationService.Job.class);
+        }).when(generation).stream(any(), any());
+    }
+
+    /** Posts to {@code /generate}; a response served asynchronously (non-streaming) is awaited. */
+    private ResultActions generate(String body) throws Exception {
+        ResultActions sent = mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content(body));
+        MvcResult result = sent.andReturn();
+        return result.getRequest().isAsyncStarted() ? mvc.perform(asyncDispatch(result)) : sent;
+    }
 
     static Stream<Arguments> badRequests() {
         String seventeenStops = IntStream.range(0, 17).mapToObj(i -> "\"s" + i + "\"")
@@ -90,23 +128,23 @@ class GenerateControllerTest {
     @ParameterizedTest(name = "{0} -> {1}")
     @MethodSource("badRequests")
     void badRequestIsAProblemNamingTheField(String body, String field) throws Exception {
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content(body))
+        generate(body)
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON))
                 .andExpect(jsonPath("$.status").value(400))
                 .andExpect(jsonPath("$.field").value(field))
                 .andExpect(jsonPath("$.detail").value(startsWith(field + ": ")));
-        verify(generation, never()).generate(any());
+        verify(generation, never()).stream(any(), any());
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("unreadableBodies")
     void unreadableBodyIsAProblemSayingWhy(String body, String detail) throws Exception {
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content(body))
+        generate(body)
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON))
                 .andExpect(jsonPath("$.detail").value(containsString(detail)));
-        verify(generation, never()).generate(any());
+        verify(generation, never()).stream(any(), any());
     }
 
     static Stream<Arguments> unreadableBodies() {
@@ -121,10 +159,10 @@ class GenerateControllerTest {
 
     @Test
     void absentFieldsTakeTheDocumentedDefaults() throws Exception {
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content("{\"prompt\": \"hi\"}"))
+        generate("{\"prompt\": \"hi\"}")
                 .andExpect(status().isOk());
         ArgumentCaptor<GenerationRequest> sent = ArgumentCaptor.forClass(GenerationRequest.class);
-        verify(generation).generate(sent.capture());
+        verify(generation).stream(sent.capture(), any());
         GenerationRequest r = sent.getValue();
         assertThat(r.prompt()).isEqualTo("hi");
         assertThat(r.maxNewTokens()).isEqualTo(64);
@@ -140,10 +178,10 @@ class GenerateControllerTest {
         String body = """
                 {"prompt": "once", "max_new_tokens": 100, "temperature": 0.7, "top_k": 40, "top_p": 0.9,
                  "seed": 42, "stop": "\\n\\n", "stream": false, "kv_cache": {"policy": "full"}}""";
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content(body))
+        generate(body)
                 .andExpect(status().isOk());
         ArgumentCaptor<GenerationRequest> sent = ArgumentCaptor.forClass(GenerationRequest.class);
-        verify(generation).generate(sent.capture());
+        verify(generation).stream(sent.capture(), any());
         GenerationRequest r = sent.getValue();
         assertThat(r.maxNewTokens()).isEqualTo(100);
         assertThat(r.sampling().temperature()).isEqualTo(0.7);
@@ -158,20 +196,16 @@ class GenerateControllerTest {
         when(generation.architecture()).thenReturn(Architecture.GPT2);
         String body = """
                 {"prompt": "hi", "kv_cache": {"policy": "streaming", "budget": 64, "rope": "cache-index"}}""";
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content(body))
+        generate(body)
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON))
                 .andExpect(jsonPath("$.field").value("kv_cache.rope"));
-        verify(generation, never()).generate(any());
+        verify(generation, never()).stream(any(), any());
     }
 
     @Test
     void responseUsesTheSnakeCaseContract() throws Exception {
-        when(generation.generate(any())).thenReturn(new GenerateResponse("gen-1", "text", "length",
-                new GenerateResponse.Usage(3, 2), new GenerateResponse.Timings(0.5, 1.0, 2.0, 1.5, 1000.0),
-                new GenerateResponse.KvCache("full", Map.of(), 5, 5, 640, 640, 640, 0.0, 0, 0),
-                new GenerateResponse.Memory("cpu", 100, 1000)));
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content("{\"prompt\": \"hi\"}"))
+        generate("{\"prompt\": \"hi\"}")
                 .andExpect(status().isOk())
                 .andExpect(content().contentType(MediaType.APPLICATION_JSON))
                 .andExpect(jsonPath("$.finish_reason").value("length"))
@@ -189,8 +223,8 @@ class GenerateControllerTest {
 
     @Test
     void fullQueueIs429WithRetryAfter() throws Exception {
-        when(generation.generate(any())).thenThrow(ApiException.queueFull("busy", Duration.ofSeconds(1)));
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content("{\"prompt\": \"hi\"}"))
+        doThrow(ApiException.queueFull("busy", Duration.ofSeconds(1))).when(generation).stream(any(), any());
+        generate("{\"prompt\": \"hi\"}")
                 .andExpect(status().isTooManyRequests())
                 .andExpect(header().string("Retry-After", "1"))
                 .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON));
@@ -198,11 +232,21 @@ class GenerateControllerTest {
 
     @Test
     void unexpectedFailureIsA500ProblemWithoutInternals() throws Exception {
-        when(generation.generate(any())).thenThrow(new IllegalStateException("secret internal state"));
-        mvc.perform(post("/generate").contentType(MediaType.APPLICATION_JSON).content("{\"prompt\": \"hi\"}"))
+        doThrow(new IllegalStateException("secret internal state")).when(generation).stream(any(), any());
+        generate("{\"prompt\": \"hi\"}")
                 .andExpect(status().isInternalServerError())
                 .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON))
                 .andExpect(jsonPath("$.detail").value(containsString("internal error")));
+    }
+
+    @Test
+    void failureDuringGenerationIsAProblemWithItsOwnStatus() throws Exception {
+        finishWith(sink -> sink.failed(ApiException.insufficientMemory("the device ran out of memory", null)));
+        generate("{\"prompt\": \"hi\"}")
+                .andExpect(status().isInsufficientStorage())
+                .andExpect(content().contentType(MediaType.APPLICATION_PROBLEM_JSON))
+                .andExpect(jsonPath("$.status").value(507))
+                .andExpect(jsonPath("$.detail").value(containsString("out of memory")));
     }
 
     @Test
