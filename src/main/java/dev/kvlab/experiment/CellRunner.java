@@ -11,8 +11,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs one cell when db-scheduler hands it over. Idempotent: a cell already finished (a duplicate
  * execution after a crash) or belonging to a cancelled experiment is skipped, and a result is stored
- * at most once. A cell that throws records its error and the experiment goes on; only an interrupted
- * cell (the instance is shutting down) is left unfinished, to be run again.
+ * at most once. A cell that throws records its error and the experiment goes on; a cell whose
+ * experiment is cancelled while it runs is stopped between two forward passes ({@link RunningCells})
+ * and recorded as cancelled; only a cell interrupted otherwise (the instance is shutting down) is left
+ * unfinished, to be run again.
  */
 final class CellRunner {
 
@@ -23,10 +25,13 @@ final class CellRunner {
     private final Json json;
     private final Runnable onChange;
     private final String instance;
+    private final RunningCells runningCells;
 
     /** @param instance this server's name, recorded on the cells it runs */
-    CellRunner(ExperimentRepository repository, ExperimentKinds kinds, Json json, Runnable onChange, String instance) {
+    CellRunner(ExperimentRepository repository, ExperimentKinds kinds, Json json, Runnable onChange, String instance,
+            RunningCells runningCells) {
         this.repository = repository;
+        this.runningCells = runningCells;
         this.instance = instance;
         this.kinds = kinds;
         this.json = json;
@@ -48,26 +53,47 @@ final class CellRunner {
             onChange.run();
             return;
         }
-        if (!repository.start(cellId, instance, System.currentTimeMillis())) {
-            return;
+        RunningCells.Cell running = runningCells.enter(cellId, cell.experimentId());
+        try {
+            if (!repository.start(cellId, instance, System.currentTimeMillis())) {
+                return;
+            }
+            repository.refreshStatus(cell.experimentId(), System.currentTimeMillis());
+            onChange.run();
+            execute(cell, experiment, running);
+        } finally {
+            runningCells.leave(running);
         }
-        repository.refreshStatus(cell.experimentId(), System.currentTimeMillis());
-        onChange.run();
+    }
+
+    private void execute(CellRow cell, ExperimentRow experiment, RunningCells.Cell running) {
+        String cellId = cell.id();
         try {
             ExperimentKind kind = kinds.find(experiment.kind())
                     .orElseThrow(() -> new IllegalStateException("unknown experiment kind " + experiment.kind()));
-            Map<String, Object> result = kind.run(json.read(cell.params()), json.read(experiment.params()));
+            Map<String, Object> result;
+            running.beginWork();
+            try {
+                result = kind.run(json.read(cell.params()), json.read(experiment.params()));
+            } finally {
+                running.endWork();
+            }
             repository.succeed(cellId, cell.experimentId(), json.write(result), System.currentTimeMillis());
-        } catch (GenerationCancelledException e) {
-            if (Thread.interrupted()) {
+        } catch (RuntimeException | OutOfMemoryError e) {
+            if (running.cancelled()) {
+                // the experiment was cancelled: whatever the interrupt ended with, the cell is cancelled
+                log.info("Experiment {} cell {} stopped: the experiment was cancelled", cell.experimentId(), cell.seq());
+                repository.cancelCell(cellId, System.currentTimeMillis());
+            } else if (e instanceof GenerationCancelledException && Thread.interrupted()) {
                 // shutting down: db-scheduler runs the cell again later, here or elsewhere; the flag is
                 // cleared so the database writes that record this still go through
-                throw e;
+                throw (GenerationCancelledException) e;
+            } else {
+                if (!(e instanceof GenerationCancelledException)) {
+                    log.warn("Experiment {} cell {} failed", cell.experimentId(), cell.seq(), e);
+                }
+                repository.fail(cellId, describe(e), System.currentTimeMillis());
             }
-            repository.fail(cellId, describe(e), System.currentTimeMillis());
-        } catch (RuntimeException | OutOfMemoryError e) {
-            log.warn("Experiment {} cell {} failed", cell.experimentId(), cell.seq(), e);
-            repository.fail(cellId, describe(e), System.currentTimeMillis());
         } finally {
             repository.refreshStatus(cell.experimentId(), System.currentTimeMillis());
             onChange.run();

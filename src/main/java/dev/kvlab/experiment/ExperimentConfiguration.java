@@ -72,9 +72,14 @@ class ExperimentConfiguration {
     }
 
     @Bean
+    RunningCells experimentRunningCells(ExperimentRepository repository) {
+        return new RunningCells(repository);
+    }
+
+    @Bean
     OneTimeTask<Void> experimentCellTask(ExperimentRepository repository, ExperimentKinds kinds, Json json,
-            ExperimentCounts counts, ExperimentInstance instance) {
-        CellRunner runner = new CellRunner(repository, kinds, json, counts::publish, instance.name());
+            ExperimentCounts counts, ExperimentInstance instance, RunningCells runningCells) {
+        CellRunner runner = new CellRunner(repository, kinds, json, counts::publish, instance.name(), runningCells);
         // a cell only throws when interrupted by shutdown: run it again soon, here or on another instance
         return Tasks.oneTime(CELL_TASK)
                 .onFailure(new FailureHandler.OnFailureRetryLater<>(Duration.ofSeconds(2)))
@@ -89,16 +94,17 @@ class ExperimentConfiguration {
     @Bean
     ExperimentService experimentService(ExperimentRepository repository, ExperimentKinds kinds, Json json,
             SchedulerClient experimentSchedulerClient, OneTimeTask<Void> experimentCellTask,
-            ExperimentProperties properties, ExperimentCounts counts) {
+            ExperimentProperties properties, ExperimentCounts counts, RunningCells runningCells) {
         return new ExperimentService(repository, kinds, json, experimentSchedulerClient, experimentCellTask,
-                properties, counts);
+                properties, counts, runningCells);
     }
 
     @Bean
     CellScheduler experimentScheduler(DataSource dataSource, OneTimeTask<Void> experimentCellTask,
             ExperimentService service, ExperimentCounts counts, ExperimentProperties properties,
-            ExperimentInstance instance) {
-        return new CellScheduler(dataSource, experimentCellTask, service, counts, properties, instance.name());
+            ExperimentInstance instance, RunningCells runningCells) {
+        return new CellScheduler(dataSource, experimentCellTask, service, counts, properties, instance.name(),
+                runningCells);
     }
 
     /**
@@ -112,12 +118,14 @@ class ExperimentConfiguration {
         private final ExperimentCounts counts;
         private final ExperimentProperties properties;
         private final String instance;
+        private final RunningCells runningCells;
         private Scheduler scheduler;
         private ScheduledExecutorService gauges;
 
         CellScheduler(DataSource dataSource, OneTimeTask<Void> task, ExperimentService service,
-                ExperimentCounts counts, ExperimentProperties properties, String instance) {
+                ExperimentCounts counts, ExperimentProperties properties, String instance, RunningCells runningCells) {
             this.dataSource = dataSource;
+            this.runningCells = runningCells;
             this.instance = instance;
             this.task = task;
             this.service = service;
@@ -151,11 +159,13 @@ class ExperimentConfiguration {
                         .enableImmediateExecution()
                         .build();
                 scheduler.start();
+                runningCells.start();
             }
         }
 
         @Override
         public synchronized void stop() {
+            runningCells.stop();
             if (scheduler != null) {
                 scheduler.stop();
                 scheduler = null;

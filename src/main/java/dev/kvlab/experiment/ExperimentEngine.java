@@ -129,7 +129,8 @@ final class ExperimentEngine {
         return new Timing(prefilled - start, System.nanoTime() - prefilled, prompt.length, decode);
     }
 
-    private float[] forward(int[] tokens, KvCache cache) {
+    /** One forward pass, its arrays freed before it returns; the logits of the last token. */
+    float[] forward(int[] tokens, KvCache cache) {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             return model().forward(tokens, cache, false).toFloatArray();

@@ -1,5 +1,6 @@
 package dev.kvlab.experiment;
 
+import java.util.Collection;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,16 @@ class ExperimentRepository {
     /** One row of {@code cell}, with its result when it has one. */
     record CellRow(String id, String experimentId, int seq, String params, String status, String error,
             int attempts, Long startedAt, Long finishedAt, String ranBy, String result) {}
+
+    /**
+     * How an experiment's cells stand, counted in the database for the list.
+     *
+     * @param timed finished, not cancelled cells with both times; {@code timedMillis} their summed run time
+     */
+    record CellCounts(int total, int done, int failed, int timed, long timedMillis) {}
+
+    /** An experiment with its cell counts: one item of the list. */
+    record ExperimentSummary(ExperimentRow experiment, CellCounts cells) {}
 
     private static final String CELL_COLUMNS = "c.id, c.experiment_id, c.seq, c.params, c.status, c.error, c.attempts,"
             + " c.started_at, c.finished_at, c.ran_by, r.result";
@@ -57,12 +68,30 @@ class ExperimentRepository {
                 .optional();
     }
 
-    /** Newest first. */
-    List<ExperimentRow> page(int page, int size) {
-        return jdbc.sql("select id, kind, name, params, status, total_cells, created_at, finished_at"
-                        + " from experiment order by created_at desc, id limit ? offset ?")
+    /**
+     * A page of experiments, newest first, with their cells counted: one statement whatever the page
+     * size (the page is chosen in a subquery, then joined to its cells and aggregated).
+     */
+    List<ExperimentSummary> page(int page, int size) {
+        String timed = "c.status <> 'cancelled' and c.started_at is not null and c.finished_at is not null";
+        return jdbc.sql("select e.id, e.kind, e.name, e.params, e.status, e.total_cells, e.created_at, e.finished_at,"
+                        + " count(c.id) as cells,"
+                        + " coalesce(sum(case when c.status in ('succeeded', 'failed', 'cancelled') then 1 else 0 end), 0) as done,"
+                        + " coalesce(sum(case when c.status = 'failed' then 1 else 0 end), 0) as failed,"
+                        + " coalesce(sum(case when " + timed + " then 1 else 0 end), 0) as timed,"
+                        + " coalesce(sum(case when " + timed + " then c.finished_at - c.started_at else 0 end), 0) as timed_millis"
+                        + " from (select id, kind, name, params, status, total_cells, created_at, finished_at from experiment"
+                        + " order by created_at desc, id limit ? offset ?) e"
+                        + " left join cell c on c.experiment_id = e.id"
+                        + " group by e.id, e.kind, e.name, e.params, e.status, e.total_cells, e.created_at, e.finished_at"
+                        + " order by e.created_at desc, e.id")
                 .params(size, (long) page * size)
-                .query(ExperimentRow.class)
+                .query((rs, i) -> new ExperimentSummary(
+                        new ExperimentRow(rs.getString("id"), rs.getString("kind"), rs.getString("name"),
+                                rs.getString("params"), rs.getString("status"), rs.getInt("total_cells"),
+                                rs.getLong("created_at"), (Long) rs.getObject("finished_at", Long.class)),
+                        new CellCounts(rs.getInt("cells"), rs.getInt("done"), rs.getInt("failed"), rs.getInt("timed"),
+                                rs.getLong("timed_millis"))))
                 .list();
     }
 
@@ -137,6 +166,14 @@ class ExperimentRepository {
                 .params(now, experimentId)
                 .update();
         return changed == 1;
+    }
+
+    /** Those of {@code experimentIds} that are cancelled. */
+    List<String> cancelledAmong(Collection<String> experimentIds) {
+        return jdbc.sql("select id from experiment where status = 'cancelled' and id in (:ids)")
+                .param("ids", experimentIds)
+                .query(String.class)
+                .list();
     }
 
     void cancelCell(String cellId, long now) {

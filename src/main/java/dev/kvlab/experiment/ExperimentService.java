@@ -5,6 +5,7 @@ import com.github.kagkarlsson.scheduler.task.helper.OneTimeTask;
 import dev.kvlab.config.ExperimentProperties;
 import dev.kvlab.experiment.ExperimentRepository.CellRow;
 import dev.kvlab.experiment.ExperimentRepository.ExperimentRow;
+import dev.kvlab.experiment.ExperimentRepository.ExperimentSummary;
 import dev.kvlab.serving.ApiException;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,9 +31,12 @@ public class ExperimentService {
     private final OneTimeTask<Void> cellTask;
     private final ExperimentProperties properties;
     private final ExperimentCounts counts;
+    private final RunningCells runningCells;
 
     ExperimentService(ExperimentRepository repository, ExperimentKinds kinds, Json json, SchedulerClient scheduler,
-            OneTimeTask<Void> cellTask, ExperimentProperties properties, ExperimentCounts counts) {
+            OneTimeTask<Void> cellTask, ExperimentProperties properties, ExperimentCounts counts,
+            RunningCells runningCells) {
+        this.runningCells = runningCells;
         this.repository = repository;
         this.kinds = kinds;
         this.json = json;
@@ -118,7 +122,7 @@ public class ExperimentService {
         return ExperimentView.of(row, cells, kind, json, properties.threads());
     }
 
-    /** A page of experiments, newest first, without their results. */
+    /** A page of experiments, newest first, without their results: two statements (page, total), whatever the size. */
     Map<String, Object> list(int page, int size) {
         if (page < 0) {
             throw ApiException.badRequest("page", "must be >= 0, got " + page);
@@ -127,9 +131,8 @@ public class ExperimentService {
             throw ApiException.badRequest("size", "must be in [1, 100], got " + size);
         }
         List<Map<String, Object>> items = new ArrayList<>();
-        for (ExperimentRow row : repository.page(page, size)) {
-            ExperimentKind kind = kinds.find(row.kind()).orElseThrow();
-            items.add(ExperimentView.of(row, repository.cells(row.id()), kind, json, properties.threads()).summary());
+        for (ExperimentSummary s : repository.page(page, size)) {
+            items.add(ExperimentView.summary(s.experiment(), s.cells(), properties.threads()));
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("page", page);
@@ -139,10 +142,15 @@ public class ExperimentService {
         return out;
     }
 
-    /** Cancels the experiment: queued cells never run; a running cell finishes. Already finished: unchanged. */
+    /**
+     * Cancels the experiment: queued cells never run, and a running cell stops after its current forward
+     * pass and is recorded as cancelled (here at once; on another replica within
+     * {@link RunningCells#CHECK_PERIOD}). Finished cells keep their results. Already finished: unchanged.
+     */
     ExperimentView cancel(String id) {
         get(id);
         repository.cancel(id, System.currentTimeMillis());
+        runningCells.cancel(id);
         refreshMetrics();
         return get(id);
     }

@@ -1,5 +1,6 @@
 package dev.kvlab.experiment;
 
+import dev.kvlab.experiment.ExperimentRepository.CellCounts;
 import dev.kvlab.experiment.ExperimentRepository.CellRow;
 import dev.kvlab.experiment.ExperimentRepository.ExperimentRow;
 import java.time.Instant;
@@ -53,13 +54,23 @@ record ExperimentView(ExperimentRow experiment, Map<String, Object> params, Prog
             }
             rows.add(row(cell, status, json));
         }
-        int total = cells.size();
+        Progress progress = progress(row, new CellCounts(cells.size(), done, failed, timed, millis), threads);
+        return new ExperimentView(row, json.read(row.params()), progress, kind.summarize(rows));
+    }
+
+    /** What the list shows of an experiment whose cells the database counted: {@link #summary()}. */
+    static Map<String, Object> summary(ExperimentRow row, CellCounts cells, int threads) {
+        return new ExperimentView(row, Map.of(), progress(row, cells, threads), List.of()).summary();
+    }
+
+    private static Progress progress(ExperimentRow row, CellCounts cells, int threads) {
+        int total = cells.total();
+        int done = cells.done();
         boolean active = !ExperimentStatus.of(row.status()).isFinished();
-        Double eta = !active ? Double.valueOf(0) : timed == 0 ? null
-                : millis / 1000.0 / timed * (total - done) / Math.max(1, threads);
+        Double eta = !active ? Double.valueOf(0) : cells.timed() == 0 ? null
+                : cells.timedMillis() / 1000.0 / cells.timed() * (total - done) / Math.max(1, threads);
         double percent = total == 0 ? 100 : 100.0 * done / total;
-        return new ExperimentView(row, json.read(row.params()), new Progress(done, total, failed, percent, eta),
-                kind.summarize(rows));
+        return new Progress(done, total, cells.failed(), percent, eta);
     }
 
     private static Map<String, Object> row(CellRow cell, ExperimentStatus status, Json json) {

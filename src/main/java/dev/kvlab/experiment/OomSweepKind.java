@@ -6,6 +6,7 @@ import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
 import dev.kvlab.metrics.GenerationMetrics;
+import dev.kvlab.model.ContextOverflowException;
 import dev.kvlab.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,8 +20,12 @@ import java.util.Map;
  * until the run runs out of memory or passes {@code max_length} [8192].
  *
  * <p>Memory is weights + the cache's exact bytes ({@link KvSpec}, peak incl. the transient budget +
- * chunk) + an activation allowance computed for each forward pass from its shape (new tokens × keys;
- * the formula of the server's admission guard, not a measured figure). On the CPU the limit is the
+ * chunk) + an activation allowance for each forward pass, {@code new tokens × (hidden part + keys ×
+ * score part) + logits}. On a Linux CPU the two parts are measured once per server, on the first cell
+ * ({@link ActivationProbe}: the native memory a prefill chunk faults in at two key counts); on a GPU,
+ * elsewhere, or when the measurement is not within {@link #SANE_FACTOR} of the shape formula (the one
+ * of the server's admission guard), they are computed from tensor shapes. The results name the source
+ * and give both figures. On the CPU the limit is the
  * memory budget: the cell's {@code memory_limit_bytes}, else {@code kvlab.memory.limit}, else
  * physical memory; a run exceeds it after the forward pass that crosses it. On a GPU a real CUDA OOM
  * also ends the run: it is caught, the caching allocator emptied, {@code kvlab_oom_events_total}
@@ -31,8 +36,12 @@ final class OomSweepKind implements ExperimentKind {
     /** Activation temporaries per token of a chunk, in hidden-size × dtype units (QKV, MLP, residuals). */
     private static final int HIDDEN_STATE_COPIES = 12;
 
+    /** A measured allowance further than this factor from the computed one (either way) is not trusted. */
+    static final double SANE_FACTOR = 100;
+
     private final ExperimentEngine engine;
     private final int maxLength;
+    private volatile Allowance allowance;
 
     OomSweepKind(ExperimentEngine engine, int maxLength) {
         this.engine = engine;
@@ -93,10 +102,71 @@ final class OomSweepKind implements ExperimentKind {
         }
     }
 
-    private Activations activations() {
+    /** The formula from tensor shapes: {@link #HIDDEN_STATE_COPIES} hidden states, f32 scores and probabilities. */
+    private Activations computedActivations() {
         ModelConfig c = engine.model().config();
         return new Activations((long) c.hiddenSize() * HIDDEN_STATE_COPIES * engine.model().dtype().getNumOfBytes(),
                 2L * Float.BYTES * c.numHeads(), 2L * Float.BYTES * c.vocabSize());
+    }
+
+    /**
+     * The allowance the sweep uses and where it came from.
+     *
+     * @param fit the measurement, null when none ran
+     * @param note why the computed figure is used, null when the measured one is
+     */
+    private record Allowance(Activations used, String source, Activations computed, Activations measured,
+            ActivationProbe.Fit fit, String note) {}
+
+    private Allowance allowance() {
+        Allowance a = allowance;
+        if (a == null) {
+            synchronized (this) {
+                a = allowance;
+                if (a == null) {
+                    a = measureAllowance();
+                    allowance = a;
+                }
+            }
+        }
+        return a;
+    }
+
+    /**
+     * Probes a chunk at {@code max(512, 2 × chunk)} keys and four times that, and splits the fit like the
+     * formula: the logits stay the computed figure, the rest of the fixed part is per new token, the per-key
+     * part per new token and key.
+     */
+    private Allowance measureAllowance() {
+        Activations computed = computedActivations();
+        String unavailable = ActivationProbe.unavailable(engine);
+        if (unavailable != null) {
+            return new Allowance(computed, "computed", computed, null, null, unavailable);
+        }
+        int chunk = engine.generator().prefillChunk();
+        long first = Math.max(512, 2L * chunk) / chunk * chunk;
+        ActivationProbe.Fit fit;
+        try {
+            fit = ActivationProbe.measure(engine, chunk, first, 4 * first);
+        } catch (ContextOverflowException e) {
+            return new Allowance(computed, "computed", computed, null, null,
+                    "the probe's " + 4 * first + " keys exceed the model's positions");
+        }
+        Activations measured = new Activations(
+                ceilDiv(Math.max(0, fit.fixedBytes() - computed.logitsBytes()), chunk),
+                ceilDiv(fit.bytesPerKey(), chunk), computed.logitsBytes());
+        long keys = 4 * first;
+        double ratio = (double) measured.bytes(chunk, keys) / computed.bytes(chunk, keys);
+        if (fit.bytesPerKey() <= 0 || ratio > SANE_FACTOR || ratio < 1 / SANE_FACTOR) {
+            return new Allowance(computed, "computed", computed, measured, fit, String.format(Locale.ROOT,
+                    "the measurement (%d bytes per key, %.2f× the computed figure) is not plausible",
+                    fit.bytesPerKey(), ratio));
+        }
+        return new Allowance(measured, "measured", computed, measured, fit, null);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
     }
 
     @Override
@@ -107,7 +177,8 @@ final class OomSweepKind implements ExperimentKind {
         long limit = cell.get("memory_limit_bytes") instanceof Number n ? n.longValue()
                 : engine.memoryLimitBytes() != null ? engine.memoryLimitBytes() : engine.probe().snapshot().totalBytes();
         long weights = engine.weightsBytes();
-        Activations activations = activations();
+        Allowance allowance = allowance();
+        Activations activations = allowance.used();
         KvSpec spec = engine.model().kvSpec();
 
         List<Map<String, Object>> lengths = new ArrayList<>();
@@ -163,8 +234,18 @@ final class OomSweepKind implements ExperimentKind {
         out.put("memory_limit_bytes", limit);
         out.put("weights_bytes", weights);
         out.put("kv_bytes_per_token", spec.bytesPerToken());
+        out.put("activation_source", allowance.source());
         out.put("activation_fixed_bytes", activations.bytes(chunk, 0));
         out.put("activation_bytes_per_key", chunk * activations.scoreBytesPerTokenKey());
+        Activations computed = allowance.computed();
+        out.put("activation_computed_fixed_bytes", computed.bytes(chunk, 0));
+        out.put("activation_computed_bytes_per_key", chunk * computed.scoreBytesPerTokenKey());
+        Activations measured = allowance.measured();
+        out.put("activation_measured_fixed_bytes", measured == null ? null : measured.bytes(chunk, 0));
+        out.put("activation_measured_bytes_per_key", measured == null ? null : chunk * measured.scoreBytesPerTokenKey());
+        out.put("activation_probe", allowance.fit() == null ? null
+                : allowance.fit().readings().stream().map(ActivationProbe.Reading::toMap).toList());
+        out.put("activation_note", allowance.note());
         out.put("peak_activation_bytes", peakActivations);
         out.put("max_sequence_length", maxSequence);
         out.put("max_tokens_before_oom", oom == null ? null : oom.tokens);

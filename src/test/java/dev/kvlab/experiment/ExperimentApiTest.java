@@ -10,18 +10,26 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.annotation.Import;
+import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import tools.jackson.databind.JsonNode;
 
 /**
  * {@code /experiments} end to end on a tiny random Llama: validation, each kind with tiny sizes,
- * results as JSON, CSV, SSE and an HTML report, cancellation and the {@code kvlab_experiments} gauge.
+ * results as JSON, CSV, SSE and an HTML report, cancellation (of queued and of running cells), the
+ * list's statement count and the {@code kvlab_experiments} gauge.
  */
+@Import(StatementLog.class)
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"kvlab.device=cpu", "kvlab.prefill.chunk=8", "kvlab.experiments.max-cells=12",
                 "kvlab.experiments.max-length=4096", "kvlab.experiments.poll-interval=100ms"})
@@ -48,6 +56,15 @@ class ExperimentApiTest {
     int port;
 
     ExperimentClient http;
+
+    @Autowired
+    ExperimentService service;
+
+    @Autowired
+    ExperimentRepository repository;
+
+    @Autowired
+    JdbcClient jdbc;
 
     @BeforeEach
     void client() {
@@ -169,6 +186,7 @@ class ExperimentApiTest {
         assertThat(tiny.path("results").get(0).path("oom").asBoolean()).isTrue();
         assertThat(tiny.path("results").get(0).path("max_sequence_length").asInt()).isZero();
         JsonNode figures = tiny.path("results").get(0);
+        assertMeasuredActivationAllowance(figures);
         long weights = figures.path("weights_bytes").asLong();
         long perToken = kvPerToken + figures.path("activation_bytes_per_key").asLong();
         long limit = weights + figures.path("activation_fixed_bytes").asLong() + 40 * perToken;
@@ -188,6 +206,31 @@ class ExperimentApiTest {
         assertThat(streaming.path("max_sequence_length").asInt()).isEqualTo(64 + 2);
         assertThat(streaming.path("predicted_max_tokens").isNull()).isTrue();
         assertThat(http.get(path + "/report").body()).contains("OOM threshold per policy");
+    }
+
+    /**
+     * On Linux the activation allowance is measured (native memory a prefill chunk takes at two key
+     * counts), positive, used, and within a sane factor of the computed shape formula.
+     */
+    private static void assertMeasuredActivationAllowance(JsonNode figures) {
+        assertThat(figures.path("activation_computed_bytes_per_key").asLong()).isPositive();
+        if (!Files.isWritable(Path.of("/proc/self/clear_refs"))) {
+            assertThat(figures.path("activation_source").asString()).isEqualTo("computed");
+            return;
+        }
+        assertThat(figures.path("activation_source").asString()).as(figures.toString()).isEqualTo("measured");
+        long fixed = figures.path("activation_measured_fixed_bytes").asLong();
+        long perKey = figures.path("activation_measured_bytes_per_key").asLong();
+        assertThat(fixed).as(figures.toString()).isPositive();
+        assertThat(perKey).as(figures.toString()).isPositive();
+        assertThat(figures.path("activation_fixed_bytes").asLong()).isEqualTo(fixed);
+        assertThat(figures.path("activation_bytes_per_key").asLong()).isEqualTo(perKey);
+        assertThat(figures.path("activation_probe")).hasSize(2);
+        long keys = 2048;
+        double measured = fixed + perKey * keys;
+        double computed = figures.path("activation_computed_fixed_bytes").asLong()
+                + figures.path("activation_computed_bytes_per_key").asLong() * keys;
+        assertThat(measured / computed).as(figures.toString()).isBetween(0.5, 50.0);
     }
 
     @Test
@@ -230,6 +273,89 @@ class ExperimentApiTest {
         }
         assertThat(ran).isLessThanOrEqualTo(1); // at most the cell already running
         assertThat(http.delete("/experiments/nope").statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void cancellingStopsTheRunningCellPromptlyAndKeepsTheFinishedOnes() {
+        // cell 0 is short; cell 1 (30 documents of 4096 tokens) would run for minutes
+        String path = http.create("{\"kind\": \"passkey\", \"context_lengths\": [32, 4096], \"depths\": [0],"
+                + " \"trials\": 30, \"policies\": [{\"policy\": \"full\"}]}");
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        JsonNode e = http.json(path);
+        while (!cellStatus(e, 1).equals("running") && System.nanoTime() < deadline) {
+            ExperimentClient.sleep(20);
+            e = http.json(path);
+        }
+        assertThat(cellStatus(e, 0)).as(e.toString()).isEqualTo("succeeded");
+        assertThat(cellStatus(e, 1)).as(e.toString()).isEqualTo("running");
+        ExperimentClient.sleep(500); // well inside the long cell's forward passes
+
+        long cancelledAt = System.nanoTime();
+        assertThat(http.delete(path).statusCode()).isEqualTo(200);
+        while (cellStatus(e, 1).equals("running") && System.nanoTime() - cancelledAt < Duration.ofSeconds(10).toNanos()) {
+            ExperimentClient.sleep(20);
+            e = http.json(path);
+        }
+        double seconds = (System.nanoTime() - cancelledAt) / 1e9;
+        assertThat(seconds).as("seconds from cancel to the running cell stopping").isLessThan(5);
+        assertThat(e.path("status").asString()).isEqualTo("cancelled");
+        assertThat(cellStatus(e, 1)).as(e.toString()).isEqualTo("cancelled");
+        assertThat(e.path("results").get(1).has("accuracy")).isFalse();
+        assertThat(e.path("results").get(1).has("error")).isFalse();
+        // the finished cell keeps its result, and the stopped cell's execution is over
+        assertThat(cellStatus(e, 0)).isEqualTo("succeeded");
+        assertThat(e.path("results").get(0).path("answers")).hasSize(30);
+        String id = path.substring("/experiments/".length());
+        long executions = jdbc.sql("select count(*) from scheduled_tasks where task_instance in"
+                + " (select id from cell where experiment_id = ?)").param(id).query(Long.class).single();
+        assertThat(executions).isZero();
+        // the cell thread is free again
+        String next = http.create("{\"kind\": \"throughput\", \"context_lengths\": [8], \"decode_tokens\": 2,"
+                + " \"policies\": [{\"policy\": \"full\"}]}");
+        assertThat(http.awaitFinished(next, Duration.ofMinutes(1)).path("status").asString()).isEqualTo("succeeded");
+    }
+
+    private static String cellStatus(JsonNode experiment, int cell) {
+        return experiment.path("results").path(cell).path("status").asString();
+    }
+
+    @Test
+    void theListReadsAPageInTwoStatementsWhateverItsSize() {
+        // twelve experiments newer than any other, each with a succeeded, a failed and a queued cell
+        long at = System.currentTimeMillis() + Duration.ofDays(1).toMillis();
+        for (int i = 0; i < 12; i++) {
+            String id = UUID.randomUUID().toString();
+            repository.insert(new ExperimentRepository.ExperimentRow(id, "throughput", "listed-" + i, "{}",
+                    "running", 3, at + i, null), List.of(cell(id, 0, "succeeded"), cell(id, 1, "failed"),
+                            cell(id, 2, "queued")));
+            for (int seq = 0; seq < 2; seq++) { // 1 s and 0.5 s
+                jdbc.sql("update cell set started_at = ?, finished_at = ? where experiment_id = ? and seq = ?")
+                        .params(at, at + 1000 - 500 * seq, id, seq).update();
+            }
+        }
+        AtomicReference<Map<String, Object>> page = new AtomicReference<>();
+        List<String> ten = StatementLog.record(() -> page.set(service.list(0, 10)));
+        List<String> three = StatementLog.record(() -> service.list(0, 3));
+        assertThat(ten).as("statements for a page of 10").hasSize(2);
+        assertThat(three).as("statements for a page of 3").hasSize(2);
+
+        List<?> items = (List<?>) page.get().get("items");
+        assertThat(items).hasSize(10);
+        Map<?, ?> newest = (Map<?, ?>) items.get(0);
+        assertThat(newest.get("name")).isEqualTo("listed-11");
+        // the counted progress is the one the experiment itself shows
+        Map<String, Object> alone = service.get((String) newest.get("id")).summary();
+        assertThat(newest.get("progress")).isEqualTo(alone.get("progress"));
+        assertThat(((Map<?, ?>) newest.get("progress")).get("done")).isEqualTo(2);
+        assertThat(((Map<?, ?>) newest.get("progress")).get("failed")).isEqualTo(1);
+        assertThat(((Map<?, ?>) newest.get("progress")).get("eta_seconds")).isEqualTo(0.75);
+        jdbc.sql("delete from experiment where name like 'listed-%'").update();
+    }
+
+    private static ExperimentRepository.CellRow cell(String experimentId, int seq, String status) {
+        return new ExperimentRepository.CellRow(UUID.randomUUID().toString(), experimentId, seq,
+                "{\"kv_cache\": {\"policy\": \"full\"}, \"context_length\": 8, \"decode_tokens\": 2}", status, null, 0,
+                null, null, null, null);
     }
 
     @Test

@@ -131,4 +131,39 @@ class ExperimentRestartTest {
             assertOneResultPerSucceededCell(second, path.substring("/experiments/".length()));
         }
     }
+
+    @Test
+    void aCancelSentToAnotherReplicaStopsTheCellRunningHere() {
+        try (ConfigurableApplicationContext runner = start(true); ConfigurableApplicationContext other = start(false)) {
+            ExperimentClient here = client(runner);
+            ExperimentClient there = client(other);
+            // one cell of 30 documents of 4096 tokens: minutes, unless stopped
+            String path = there.create("{\"kind\": \"passkey\", \"context_lengths\": [4096], \"depths\": [0],"
+                    + " \"trials\": 30, \"policies\": [{\"policy\": \"full\"}]}");
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while (!cellStatus(here.json(path)).equals("running") && System.nanoTime() < deadline) {
+                ExperimentClient.sleep(20);
+            }
+            assertThat(cellStatus(here.json(path))).isEqualTo("running");
+            ExperimentClient.sleep(500);
+
+            long cancelledAt = System.nanoTime();
+            assertThat(there.delete(path).statusCode()).isEqualTo(200);
+            JsonNode e = here.json(path);
+            while (cellStatus(e).equals("running") && System.nanoTime() - cancelledAt < Duration.ofSeconds(15).toNanos()) {
+                ExperimentClient.sleep(20);
+                e = here.json(path);
+            }
+            double seconds = (System.nanoTime() - cancelledAt) / 1e9;
+            // the runner re-reads the status every RunningCells.CHECK_PERIOD, then stops after the current pass
+            assertThat(seconds).as("seconds from cancel to the cell stopping").isLessThan(6);
+            assertThat(e.path("status").asString()).isEqualTo("cancelled");
+            assertThat(cellStatus(e)).as(e.toString()).isEqualTo("cancelled");
+            assertThat(e.path("results").get(0).has("accuracy")).isFalse();
+        }
+    }
+
+    private static String cellStatus(JsonNode experiment) {
+        return experiment.path("results").path(0).path("status").asString();
+    }
 }
