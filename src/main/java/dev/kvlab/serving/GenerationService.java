@@ -21,7 +21,6 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -90,38 +89,14 @@ class GenerationService {
     }
 
     /**
-     * Generates and waits for the whole response.
+     * Checks and admits the request, then generates in the background, reporting each token, then the
+     * response or the failure, to {@code sink}. Both JSON and event-stream replies are sinks.
      *
      * @throws ApiException 413 for a prompt over {@code kvlab.serving.max-prompt-tokens} or past the
      *     model's positions, 400 for a prompt that encodes to nothing, 429 when the queue is full, 507
-     *     when it does not fit in memory, 503 when cancelled (timeout, shutdown)
-     */
-    GenerateResponse generate(GenerationRequest request) {
-        BlockingSink waiting = new BlockingSink();
-        Job job = submit(request, waiting);
-        try {
-            return waiting.result.get();
-        } catch (InterruptedException e) {
-            job.cancel(Cancel.SHUTDOWN);
-            Thread.currentThread().interrupt();
-            throw ApiException.unavailable("the request was interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException(e.getCause());
-        }
-    }
-
-    /**
-     * Checks and admits the request like {@link #generate}, throwing the same problems, then generates
-     * in the background, reporting each token, then the response or the failure, to {@code sink}.
+     *     when it does not fit in memory
      */
     Job stream(GenerationRequest request, GenerationSink sink) {
-        return submit(request, sink);
-    }
-
-    private Job submit(GenerationRequest request, GenerationSink sink) {
         long arrival = System.nanoTime();
         if (closing) {
             throw ApiException.unavailable("the server is shutting down", null);
@@ -319,8 +294,6 @@ class GenerationService {
                 ApiException problem = problem(failure);
                 if (problem != null) {
                     sink.failed(problem);
-                } else if (sink instanceof BlockingSink waiting) {
-                    waiting.unexpected(failure);
                 } else {
                     log.error("Unexpected failure of generation {}", id, failure);
                     sink.failed(ApiException.internal("internal error; the server log has the details", failure));

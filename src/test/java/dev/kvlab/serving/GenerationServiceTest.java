@@ -112,7 +112,7 @@ class GenerationServiceTest {
     @Test
     void generatesAndReleasesTheSlot() {
         when(generator.generate(any(), any())).thenReturn(result("hi"));
-        GenerateResponse r = service.generate(request());
+        GenerateResponse r = await(service, request());
         assertThat(r.text()).isEqualTo("hi");
         assertThat(r.id()).startsWith("gen-");
         assertThat(admission.running()).isZero();
@@ -122,20 +122,20 @@ class GenerationServiceTest {
     @Test
     void promptOverTheLimitIs413BeforeQueueing() {
         when(generator.promptTokens("hello")).thenReturn(new int[11]);
-        assertProblem(() -> service.generate(request()), HttpStatus.CONTENT_TOO_LARGE, "prompt");
+        assertProblem(() -> await(service, request()), HttpStatus.CONTENT_TOO_LARGE, "prompt");
         verify(generator, never()).generate(any(), any());
     }
 
     @Test
     void promptWithNoTokensIs400() {
         when(generator.promptTokens("hello")).thenReturn(new int[0]);
-        assertProblem(() -> service.generate(request()), HttpStatus.BAD_REQUEST, "prompt");
+        assertProblem(() -> await(service, request()), HttpStatus.BAD_REQUEST, "prompt");
     }
 
     @Test
     void contextOverflowIs413AndFreesTheSlot() {
         when(generator.generate(any(), any())).thenThrow(new ContextOverflowException("past n_positions 128", 128));
-        assertProblem(() -> service.generate(request()), HttpStatus.CONTENT_TOO_LARGE, "prompt");
+        assertProblem(() -> await(service, request()), HttpStatus.CONTENT_TOO_LARGE, "prompt");
         assertThat(admission.running()).isZero();
     }
 
@@ -143,7 +143,7 @@ class GenerationServiceTest {
     void requestThatCannotFitIs507WithTheFiguresAndNeverQueues() {
         when(guard.capacity(anyLong())).thenReturn(new MemoryGuard.Availability(850, GenerationMetrics.Source.BUDGET));
         when(guard.kvBytesPerToken()).thenReturn(100L);
-        assertThatThrownBy(() -> service.generate(request())).isInstanceOfSatisfying(ApiException.class, e -> {
+        assertThatThrownBy(() -> await(service, request())).isInstanceOfSatisfying(ApiException.class, e -> {
             assertThat(e.getStatusCode()).isEqualTo(HttpStatus.INSUFFICIENT_STORAGE);
             assertThat(e.getBody().getProperties()).containsEntry("required_bytes", 900L)
                     .containsEntry("available_bytes", 850L).containsEntry("kv_bytes_per_token", 100L)
@@ -158,18 +158,19 @@ class GenerationServiceTest {
         when(generator.generate(any(), any()))
                 .thenThrow(new EngineException("CUDA out of memory. Tried to allocate"))
                 .thenReturn(result("fine"));
-        assertProblem(() -> service.generate(request()), HttpStatus.INSUFFICIENT_STORAGE, null);
+        assertProblem(() -> await(service, request()), HttpStatus.INSUFFICIENT_STORAGE, null);
         assertThat(admission.running()).isZero();
         assertThat(oomEvents("device")).isEqualTo(1);
         assertThat(registry.get("kvlab.oom.events").tag("phase", "prefill").tag("source", "device")
                 .tag("policy", "full").counter().count()).isEqualTo(1);
-        assertThat(service.generate(request()).text()).isEqualTo("fine");
+        assertThat(await(service, request()).text()).isEqualTo("fine");
     }
 
     @Test
     void otherEngineFailuresAreNotMistakenForOutOfMemory() {
         when(generator.generate(any(), any())).thenThrow(new EngineException("shape mismatch"));
-        assertThatThrownBy(() -> service.generate(request())).isInstanceOf(EngineException.class);
+        assertThatThrownBy(() -> await(service, request())).isInstanceOfSatisfying(ApiException.class,
+                e -> assertThat(e.getStatusCode()).isEqualTo(HttpStatus.INTERNAL_SERVER_ERROR)).hasCauseInstanceOf(EngineException.class);
         assertThat(oomEvents("device")).isZero();
         assertThat(admission.running()).isZero();
     }
@@ -180,7 +181,7 @@ class GenerationServiceTest {
         try {
             generateUntilInterrupted(new CountDownLatch(1));
             long start = System.nanoTime();
-            assertThatThrownBy(() -> quick.generate(request())).isInstanceOfSatisfying(ApiException.class, e -> {
+            assertThatThrownBy(() -> await(quick, request())).isInstanceOfSatisfying(ApiException.class, e -> {
                 assertThat(e.getStatusCode()).isEqualTo(HttpStatus.SERVICE_UNAVAILABLE);
                 assertThat(e.getBody().getDetail()).contains("kvlab.serving.request-timeout");
             });
@@ -243,7 +244,7 @@ class GenerationServiceTest {
         service.shutdown();
         assertThat(failure.get(5, TimeUnit.SECONDS).getBody().getDetail()).contains("shutting down");
         assertThat(admission.running()).isZero();
-        assertProblem(() -> service.generate(request()), HttpStatus.SERVICE_UNAVAILABLE, null);
+        assertProblem(() -> await(service, request()), HttpStatus.SERVICE_UNAVAILABLE, null);
     }
 
     private static GenerationSink sink(CompletableFuture<ApiException> failure) {
@@ -261,5 +262,32 @@ class GenerationServiceTest {
                 failure.complete(problem);
             }
         };
+    }
+
+    /** Streams the request into a sink that keeps only the end, and waits for it, as a JSON reply does. */
+    private static GenerateResponse await(GenerationService service, GenerationRequest request) {
+        java.util.concurrent.CompletableFuture<GenerateResponse> end = new java.util.concurrent.CompletableFuture<>();
+        service.stream(request, new GenerationSink() {
+            @Override
+            public void token(int tokenId, String text) {}
+
+            @Override
+            public void done(GenerateResponse response) {
+                end.complete(response);
+            }
+
+            @Override
+            public void failed(ApiException problem) {
+                end.completeExceptionally(problem);
+            }
+        });
+        try {
+            return end.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw (RuntimeException) e.getCause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 }
