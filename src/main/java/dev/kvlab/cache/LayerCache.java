@@ -97,12 +97,17 @@ public final class LayerCache {
 
     /** A view of the stored keys, (kvHeads, stored, headDim). */
     public NDArray keys() {
-        return keyBuffer.get(new NDIndex(":, :{}, :", stored));
+        return storedPart(keyBuffer);
     }
 
     /** A view of the stored values, (kvHeads, stored, headDim). */
     public NDArray values() {
-        return valueBuffer.get(new NDIndex(":, :{}, :", stored));
+        return storedPart(valueBuffer);
+    }
+
+    /** The first {@code stored} slots: one native split, where an indexed slice costs several calls. */
+    private NDArray storedPart(NDArray buffer) {
+        return buffer.split(new long[] {stored}, 1).get(0);
     }
 
     /**
@@ -123,111 +128,92 @@ public final class LayerCache {
     }
 
     /**
-     * Applies a policy's decision: drops slots, or folds them into others as count-weighted means. Both
-     * are gathers along the slot axis with a (kvHeads, newStored) index broadcast over the head dim;
-     * a merge first scales each slot by {@code n / Σn} of its target, then adds one gather per round
-     * of sources (round r holds each target's r-th folded slot), so its cost stays linear in the slots.
+     * Applies a policy's decision: drops slots, or folds them into others as count-weighted means. Each
+     * new slot first takes its representative's row, selected from the cache seen as (kvHeads·capacity,
+     * headDim) (whole rows copied; a gather along the slot axis with a broadcast index measured twice as
+     * slow); then the few targets that absorbed other slots are overwritten with the mean of their
+     * sources, one small matmul, so a step that merges one slot does not rescale the whole cache.
      */
     public void compact(CompactionPlan plan) {
         int newStored = plan.newStored();
-        NDArray keys = keys();
-        NDArray values = values();
-        int[][][] rounds;
+        NDArray keys = keyBuffer.reshape(-1, spec.headDim()); // a view
+        NDArray values = valueBuffer.reshape(-1, spec.headDim());
+        NDArray rows = rowIndex(plan.keep(), newStored);
+        NDArray newKeys = keys.get(rows); // (kvHeads·newStored, d)
+        NDArray newValues = values.get(rows);
         if (plan.merges()) {
-            NDArray w = manager.create(slotWeights(plan, newStored), new Shape(spec.kvHeads(), stored, 1))
-                    .toType(spec.dtype(), false);
-            keys = keys.mul(w);
-            values = values.mul(w);
-            rounds = sourceRounds(plan, newStored);
-            if (rounds.length > 1) { // slot `stored` is a zero row for targets with fewer sources
-                NDArray zero = manager.zeros(new Shape(spec.kvHeads(), 1, spec.headDim()), spec.dtype());
-                keys = keys.concat(zero, 1);
-                values = values.concat(zero, 1);
-            }
-        } else {
-            rounds = new int[][][] {plan.keep()};
+            foldMerged(plan, newStored, keys, values, newKeys, newValues);
         }
-        NDArray newKeys = null;
-        NDArray newValues = null;
-        for (int[][] sources : rounds) {
-            NDArray idx = slotIndex(sources, newStored);
-            newKeys = newKeys == null ? keys.gather(idx, 1) : newKeys.add(keys.gather(idx, 1));
-            newValues = newValues == null ? values.gather(idx, 1) : newValues.add(values.gather(idx, 1));
-        }
+        Shape shape = new Shape(spec.kvHeads(), newStored, spec.headDim());
         NDIndex slots = new NDIndex(":, :{}, :", newStored);
-        keyBuffer.set(slots, newKeys);
-        valueBuffer.set(slots, newValues);
+        keyBuffer.set(slots, newKeys.reshape(shape));
+        valueBuffer.set(slots, newValues.reshape(shape));
         updateMetadata(plan, newStored);
     }
 
-    /** (kvHeads, newStored, headDim) gather index, built as (kvHeads, newStored, 1) and broadcast. */
-    private NDArray slotIndex(int[][] sources, int newStored) {
+    /** Row of each new slot in the flattened buffer: head h's slot s is row {@code h·capacity + s}. */
+    private NDArray rowIndex(int[][] keep, int newStored) {
         int heads = spec.kvHeads();
         long[] index = new long[heads * newStored];
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < newStored; i++) {
-                index[h * newStored + i] = sources[h][i];
+                index[h * newStored + i] = (long) h * capacity + keep[h][i];
             }
         }
-        return manager.create(index, new Shape(heads, newStored, 1)).broadcast(new Shape(heads, newStored, spec.headDim()));
-    }
-
-    /** Per head and old slot, {@code n / Σn} over the slots folded into the same target (0 if dropped). */
-    private float[] slotWeights(CompactionPlan plan, int newStored) {
-        int heads = spec.kvHeads();
-        float[] weights = new float[heads * stored];
-        for (int h = 0; h < heads; h++) {
-            float[] total = new float[newStored];
-            for (int s = 0; s < stored; s++) {
-                int t = plan.target()[h][s];
-                if (t >= 0) {
-                    total[t] += counts[h][s];
-                }
-            }
-            for (int s = 0; s < stored; s++) {
-                int t = plan.target()[h][s];
-                if (t >= 0) {
-                    weights[h * stored + s] = counts[h][s] / total[t];
-                }
-            }
-        }
-        return weights;
+        return manager.create(index);
     }
 
     /**
-     * Round 0: each target's representative ({@code keep}); round r: each target's r-th other source,
-     * or {@code stored} (the zero row) where it has fewer.
+     * Sets every target with more than one source to {@code Σ (n_s / Σn) · x_s} over its sources: a
+     * (targets × sources) weight matrix times the sources' rows.
      */
-    private int[][][] sourceRounds(CompactionPlan plan, int newStored) {
+    private void foldMerged(CompactionPlan plan, int newStored, NDArray keys, NDArray values, NDArray newKeys,
+            NDArray newValues) {
         int heads = spec.kvHeads();
-        int[][] extra = new int[heads][newStored];
-        int rounds = 1;
+        int[][] sourceCount = new int[heads][newStored];
+        float[][] total = new float[heads][newStored];
         for (int h = 0; h < heads; h++) {
             for (int s = 0; s < stored; s++) {
                 int t = plan.target()[h][s];
-                if (t >= 0 && plan.keep()[h][t] != s) {
-                    rounds = Math.max(rounds, 1 + ++extra[h][t]);
+                if (t >= 0) {
+                    sourceCount[h][t]++;
+                    total[h][t] += counts[h][s];
                 }
             }
         }
-        int[][][] sources = new int[rounds][][];
-        sources[0] = plan.keep();
-        for (int r = 1; r < rounds; r++) {
-            sources[r] = new int[heads][newStored];
-            for (int[] row : sources[r]) {
-                Arrays.fill(row, stored);
+        int[][] mergedRow = new int[heads][newStored];
+        int merged = 0;
+        int sources = 0;
+        for (int h = 0; h < heads; h++) {
+            for (int t = 0; t < newStored; t++) {
+                mergedRow[h][t] = sourceCount[h][t] > 1 ? merged++ : -1;
+                sources += sourceCount[h][t] > 1 ? sourceCount[h][t] : 0;
             }
         }
+        if (merged == 0) {
+            return;
+        }
+        long[] targetRows = new long[merged];
+        long[] sourceRows = new long[sources];
+        float[] weights = new float[merged * sources];
+        int j = 0;
         for (int h = 0; h < heads; h++) {
-            int[] filled = new int[newStored];
             for (int s = 0; s < stored; s++) {
                 int t = plan.target()[h][s];
-                if (t >= 0 && plan.keep()[h][t] != s) {
-                    sources[1 + filled[t]++][h][t] = s;
+                if (t >= 0 && mergedRow[h][t] >= 0) {
+                    int m = mergedRow[h][t];
+                    targetRows[m] = (long) h * newStored + t;
+                    sourceRows[j] = (long) h * capacity + s;
+                    weights[m * sources + j] = counts[h][s] / total[h][t];
+                    j++;
                 }
             }
         }
-        return sources;
+        NDArray from = manager.create(sourceRows);
+        NDArray w = manager.create(weights, new Shape(merged, sources)).toType(spec.dtype(), false);
+        NDIndex to = new NDIndex("{}", manager.create(targetRows));
+        newKeys.set(to, w.matMul(keys.get(from)));
+        newValues.set(to, w.matMul(values.get(from)));
     }
 
     private void updateMetadata(CompactionPlan plan, int newStored) {

@@ -60,9 +60,9 @@ public abstract class AbstractDecoder implements TransformerModel {
         return cache.manager().create(ids, new Shape(tokens.length));
     }
 
-    /** Rows to project to logits: all of them, or just the last. */
+    /** Rows to project to logits: all of them, or just the last (a decode step has only that one). */
     protected static NDArray lastRows(NDArray x, boolean allPositions) {
-        return allPositions ? x : x.get("-1:, :");
+        return allPositions || x.getShape().get(0) == 1 ? x : x.get("-1:, :");
     }
 
     protected void checkTokens(int[] tokens) {

@@ -62,6 +62,6 @@ public final class Gpt2Model extends AbstractDecoder {
     private NDArray attention(NDArray x, Gpt2Weights.Layer w, int layer, KvCache cache) {
         NDArray qkv = x.matMul(w.attnWeight()).add(w.attnBias())
                 .reshape(x.getShape().get(0), 3L * heads.heads(), heads.headDim());
-        return Attention.forward(qkv, heads, layer, cache, null).matMul(w.attnProjWeight()).add(w.attnProjBias());
+        return Attention.forward(qkv, heads, layer, cache, null, null).matMul(w.attnProjWeight()).add(w.attnProjBias());
     }
 }

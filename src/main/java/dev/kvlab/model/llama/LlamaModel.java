@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.AbstractDecoder;
 import dev.kvlab.model.LlamaConfig;
 import dev.kvlab.model.ModelConfig;
@@ -48,9 +49,12 @@ public final class LlamaModel extends AbstractDecoder {
         checkTokens(tokens);
         float eps = (float) config.rmsNormEps();
         NDArray x = weights.embedTokens().get(tokenIndex(cache, tokens)); // (T, hidden)
+        // every layer rotates the new tokens by the same angles: slice the tables once
+        Rope.Table positions = cache.policy().ropeMode() == RopeMode.ORIGINAL
+                ? rope.table((int) cache.seenTokens(), tokens.length) : null;
         for (int i = 0; i < config.numLayers(); i++) {
             LlamaWeights.Layer w = weights.layer(i);
-            x = x.add(attention(Norms.rms(x, w.inputNorm(), eps), w, i, cache));
+            x = x.add(attention(Norms.rms(x, w.inputNorm(), eps), w, i, cache, positions));
             x = x.add(mlp(Norms.rms(x, w.postAttentionNorm(), eps), w));
         }
         cache.advance(tokens.length);
@@ -58,13 +62,13 @@ public final class LlamaModel extends AbstractDecoder {
         return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false); // (T|1, vocab)
     }
 
-    private NDArray attention(NDArray x, LlamaWeights.Layer w, int layer, KvCache cache) {
+    private NDArray attention(NDArray x, LlamaWeights.Layer w, int layer, KvCache cache, Rope.Table positions) {
         NDArray qkv = x.matMul(w.qkv()); // (T, (heads + 2 kvHeads) d)
         if (w.qkvBias() != null) {
             qkv = qkv.add(w.qkvBias());
         }
         qkv = qkv.reshape(x.getShape().get(0), heads.heads() + 2L * heads.kvHeads(), heads.headDim());
-        return Attention.forward(qkv, heads, layer, cache, rope).matMul(w.out());
+        return Attention.forward(qkv, heads, layer, cache, rope, positions).matMul(w.out());
     }
 
     private NDArray mlp(NDArray x, LlamaWeights.Layer w) {

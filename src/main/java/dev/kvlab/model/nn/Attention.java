@@ -1,7 +1,7 @@
 package dev.kvlab.model.nn;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
@@ -28,25 +28,32 @@ public final class Attention {
     /**
      * @param qkv (tokens, heads + 2·kvHeads, headDim): projected queries, keys and values, unrotated
      * @param rope null for models with learned positions (GPT-2)
+     * @param positions the new tokens' rotation ({@link Rope#table}, made once per forward pass for all
+     *     layers) when keys keep their original positions; null for GPT-2 and {@code rope=cache-index}
      * @return (tokens, heads·headDim), ready for the output projection
      */
-    public static NDArray forward(NDArray qkv, Heads h, int layerIndex, KvCache cache, Rope rope) {
+    public static NDArray forward(NDArray qkv, Heads h, int layerIndex, KvCache cache, Rope rope, Rope.Table positions) {
         int tokens = (int) qkv.getShape().get(0);
         int first = (int) cache.seenTokens();
         CachePolicy policy = cache.policy();
         boolean slotPositions = rope != null && policy.ropeMode() == RopeMode.CACHE_INDEX;
 
+        // one split per tensor, not an indexed slice per head group: each slice costs several native calls
         NDArray q;
         NDArray k;
+        NDArray v;
         if (rope != null && !slotPositions) {
-            NDArray qk = rope.apply(qkv.get(new NDIndex(":, :{}, :", h.heads() + h.kvHeads())), first, tokens);
-            q = qk.get(new NDIndex(":, :{}, :", h.heads()));
-            k = qk.get(new NDIndex(":, {}:, :", h.heads()));
+            NDList qkAndV = qkv.split(new long[] {h.heads() + h.kvHeads()}, 1);
+            NDList qk = rope.apply(qkAndV.get(0), positions).split(new long[] {h.heads()}, 1);
+            q = qk.get(0);
+            k = qk.get(1);
+            v = qkAndV.get(1);
         } else {
-            q = qkv.get(new NDIndex(":, :{}, :", h.heads()));
-            k = qkv.get(new NDIndex(":, {}:{}, :", h.heads(), h.heads() + h.kvHeads()));
+            NDList parts = qkv.split(new long[] {h.heads(), h.heads() + h.kvHeads()}, 1);
+            q = parts.get(0);
+            k = parts.get(1);
+            v = parts.get(2);
         }
-        NDArray v = qkv.get(new NDIndex(":, {}:, :", h.heads() + h.kvHeads()));
 
         LayerCache layer = cache.layer(layerIndex);
         layer.append(k.transpose(1, 0, 2), v.transpose(1, 0, 2), first); // (kvHeads, tokens, d)
@@ -58,12 +65,17 @@ public final class Attention {
             q = rope.apply(q, stored - tokens, tokens);
         }
 
-        // (tokens, heads, d) -> (kvHeads, group, tokens, d), pre-scaled by 1/sqrt(d)
+        // (tokens, heads, d) -> (kvHeads, group·tokens, d), pre-scaled by 1/sqrt(d): a query head's group
+        // shares its KV head, so one batched matmul per KV head covers the group. Broadcasting K and V over
+        // the group instead would make PyTorch copy them group times per layer and step.
         // the scale is a tensor of the request, not mul(float): DJL frees a Number's buffer when the op
         // returns, and autograd (the trainer runs this code) reads it again in the backward pass
         NDArray scale = cache.manager().create((float) (1.0 / Math.sqrt(h.headDim()))).toType(qkv.getDataType(), false);
-        q = q.reshape(tokens, h.kvHeads(), h.group(), h.headDim()).transpose(1, 2, 0, 3).mul(scale);
-        NDArray scores = q.matMul(keys.expandDims(1).transpose(0, 1, 3, 2)); // (kvHeads, group, tokens, stored)
+        long rows = (long) h.group() * tokens;
+        q = q.reshape(tokens, h.kvHeads(), h.group(), h.headDim()).transpose(1, 2, 0, 3)
+                .reshape(h.kvHeads(), rows, h.headDim()).mul(scale);
+        NDArray scores = q.matMul(keys.transpose(0, 2, 1)) // (kvHeads, group·tokens, stored)
+                .reshape(h.kvHeads(), h.group(), tokens, stored);
         if (tokens > 1) {
             scores = scores.add(causalMask(cache, tokens, stored).toType(scores.getDataType(), false));
         }
@@ -71,8 +83,9 @@ public final class Attention {
         if (logCount != null) {
             scores = scores.add(logCount);
         }
-        NDArray probs = scores.softmax(-1);
-        NDArray out = probs.matMul(layer.values().expandDims(1)); // (kvHeads, group, tokens, d)
+        NDArray probs = scores.softmax(-1); // (kvHeads, group, tokens, stored)
+        NDArray out = probs.reshape(h.kvHeads(), rows, stored).matMul(layer.values()) // (kvHeads, group·tokens, d)
+                .reshape(h.kvHeads(), h.group(), tokens, h.headDim());
 
         AttentionObservation observation = policy.observesAttention() ? new AttentionObservation(probs) : null;
         policy.afterAttention(layerIndex, layer, observation, first + tokens);

@@ -93,15 +93,26 @@ public final class Rope {
         length = newLength;
     }
 
+    /** cos and sin of a run of positions, each (count, 1, d) to broadcast over heads. */
+    public record Table(NDArray cos, NDArray sin) {}
+
     /**
-     * Rotates {@code x} (…, count, heads, d) for the positions {@code first … first + count - 1}.
-     * The sequence axis must be third from the end.
+     * The table of positions {@code first … first + count - 1}: a forward pass slices it once and every
+     * layer rotates with it.
      */
+    public Table table(int first, int count) {
+        NDArray[] t = slice(first, count);
+        return new Table(t[0].expandDims(1), t[1].expandDims(1));
+    }
+
+    /** Rotates {@code x} (…, count, heads, d) by a {@link #table}: the sequence axis must be third from the end. */
+    public NDArray apply(NDArray x, Table table) {
+        return x.mul(table.cos()).add(x.matMul(rotateHalf).mul(table.sin()));
+    }
+
+    /** Like {@link #apply(NDArray, Table)} for the positions {@code first … first + count - 1}. */
     public NDArray apply(NDArray x, int first, int count) {
-        NDArray[] table = slice(first, count);
-        NDArray c = table[0].expandDims(1); // (count, 1, d)
-        NDArray s = table[1].expandDims(1);
-        return x.mul(c).add(x.matMul(rotateHalf).mul(s));
+        return apply(x, table(first, count));
     }
 
     /** Like {@link #apply} for x shaped (…, count, d): the sequence axis second from the end. */

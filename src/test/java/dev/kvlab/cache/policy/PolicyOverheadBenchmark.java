@@ -49,7 +49,7 @@ public final class PolicyOverheadBenchmark {
                 Arrays.fill(best, Double.MAX_VALUE);
                 for (int r = 0; r < REPEATS; r++) { // interleaved, so a change in machine load hits every policy alike
                     for (int i = 0; i < all.size(); i++) {
-                        best[i] = Math.min(best[i], msPerStep(model, all.get(i), stored));
+                        best[i] = Math.min(best[i], msPerStep(model, all.get(i), stored, STEPS));
                     }
                 }
                 for (int i = 0; i < all.size(); i++) {
@@ -63,10 +63,14 @@ public final class PolicyOverheadBenchmark {
         }
     }
 
-    private static double msPerStep(TransformerModel model, Map<String, Object> spec, int stored) {
+    /**
+     * Mean ms per decode step over {@code steps} steps: a bounded policy at exactly {@code stored} slots
+     * (compacting one per step), {@code full} growing through {@code stored − steps/2 … stored + steps/2}.
+     */
+    public static double msPerStep(TransformerModel model, Map<String, Object> spec, int stored, int steps) {
         CachePolicy policy = PolicyRegistry.create(spec, model.config().architecture());
-        int prompt = policy.isBounded() ? stored + 64 : stored - STEPS / 2;
-        int[] tokens = new Random(1).ints(prompt + STEPS + 10, 0, model.config().vocabSize()).toArray();
+        int prompt = policy.isBounded() ? stored + 64 : stored - steps / 2;
+        int[] tokens = new Random(1).ints(prompt + steps + 10, 0, model.config().vocabSize()).toArray();
         try (KvCache cache = model.newCache(policy, 64)) {
             for (int from = 0; from < prompt; from += 64) {
                 forward(model, cache, Arrays.copyOfRange(tokens, from, Math.min(prompt, from + 64)));
@@ -75,10 +79,10 @@ public final class PolicyOverheadBenchmark {
                 forward(model, cache, new int[] {tokens[prompt + i]});
             }
             long start = System.nanoTime();
-            for (int i = 0; i < STEPS; i++) {
+            for (int i = 0; i < steps; i++) {
                 forward(model, cache, new int[] {tokens[prompt + 10 + i]});
             }
-            return (System.nanoTime() - start) / 1e6 / STEPS;
+            return (System.nanoTime() - start) / 1e6 / steps;
         }
     }
 

@@ -1,0 +1,352 @@
+package dev.kvlab.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyOverheadBenchmark;
+import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.ModelLoader;
+import dev.kvlab.model.TransformerModel;
+import dev.kvlab.model.llama.LlamaModel;
+import dev.kvlab.model.llama.LlamaWeights;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.lang.reflect.Field;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Where decode speed stands against what this machine can do (issue #8): measured matmul GFLOP/s
+ * and copy GB/s give a compute-bound and a memory-bound ceiling per context; then prefill and decode
+ * tokens/s of every policy at each context, the time each policy spends in its own work per step,
+ * its overhead over {@code full} at the same stored size, and the KV bytes it holds. A harness, not a
+ * test: the figures depend on the machine and its load, which it prints.
+ *
+ * <pre>{@code ./mvnw -q -Pbench -Dbench.main=dev.kvlab.bench.PerformanceBenchmark -Dbench.args="[modelDir] [steps] [contexts] [decode-only]"}</pre>
+ */
+public final class PerformanceBenchmark {
+    private static final int BUDGET = 256;
+    private static final int PREFILL_CHUNK = 512;
+    private static final int REPEATS = 3;
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    private static final List<String> POLICIES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random");
+
+    private PerformanceBenchmark() {}
+
+    /** One policy at one context: rates, where the time went, and what the cache held. */
+    record Run(double prefillPerSec, double decodePerSec, double cpuMs, double policyMs, int arraysPerStep, int stored, long kvBytes) {}
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of(args.length > 0 && !args[0].isBlank() ? args[0] : "models/kvlab-tiny");
+        int steps = args.length > 1 ? Integer.parseInt(args[1]) : 32;
+        int[] contexts = args.length > 2 ? Arrays.stream(args[2].split(",")).mapToInt(Integer::parseInt).toArray()
+                : new int[] {128, 512, 1024, 4096};
+        boolean decodeOnly = args.length > 3 && args[3].equals("decode-only"); // for quick before/after comparisons
+        try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null))) {
+            ModelConfig c = model.config();
+            System.out.printf("model %s: %,d parameters, %d layers, hidden %d, %d heads / %d KV heads × %d, dtype %s,"
+                    + " trained context %d; %d CPUs, %d PyTorch intra-op threads; load average %s%n", dir.getFileName(),
+                    model.parameterCount(), c.numLayers(), c.hiddenSize(), c.numHeads(), c.numKvHeads(), c.headDim(),
+                    model.dtype(), c.maxPositions(), Runtime.getRuntime().availableProcessors(), JniUtils.getNumThreads(),
+                    loadAverage());
+
+            Roofline roof = decodeOnly ? null : Roofline.measure(model.config().hiddenSize());
+            if (roof != null) {
+                roof.print();
+            }
+
+            decode(model, "full", PREFILL_CHUNK, 8); // warm-up: JIT and allocator
+            Run[][] runs = new Run[contexts.length][POLICIES.size()];
+            for (int i = 0; i < contexts.length; i++) {
+                for (int p = 0; p < POLICIES.size(); p++) { // interleaved: load changes hit every policy alike
+                    runs[i][p] = decode(model, POLICIES.get(p), contexts[i], steps);
+                }
+            }
+            printDecode(model, contexts, runs, steps);
+            if (!decodeOnly) {
+                printRoofline(model, roof, contexts, runs);
+                printOverhead(model, steps);
+            }
+            System.out.printf("%nload average at the end: %s%n", loadAverage());
+        }
+    }
+
+    /** The request's kv_cache object for a policy at the harness budget, with every other parameter at its default. */
+    static Map<String, Object> spec(String policy) {
+        return policy.equals("full") ? Map.of("policy", "full") : Map.of("policy", policy, "budget", BUDGET);
+    }
+
+    /**
+     * Prefills {@code context} random tokens in chunks (as the generator does), then times
+     * {@link #REPEATS} blocks of {@code steps} decode steps; the best block counts.
+     */
+    static Run decode(TransformerModel model, String name, int context, int steps) {
+        TimedPolicy policy = new TimedPolicy(PolicyRegistry.create(spec(name), model.config().architecture()));
+        int[] tokens = new Random(context).ints(context + (REPEATS + 1) * steps + 8, 0, model.config().vocabSize()).toArray();
+        try (KvCache cache = model.newCache(policy, PREFILL_CHUNK)) {
+            long t0 = System.nanoTime();
+            for (int from = 0; from < context; from += PREFILL_CHUNK) {
+                GenerationBenchmark.step(model, cache, Arrays.copyOfRange(tokens, from, Math.min(context, from + PREFILL_CHUNK)));
+            }
+            double prefill = context / ((System.nanoTime() - t0) / 1e9);
+            int next = context;
+            for (int i = 0; i < 4; i++) {
+                GenerationBenchmark.step(model, cache, new int[] {tokens[next++]});
+            }
+            long best = Long.MAX_VALUE;
+            long bestCpu = Long.MAX_VALUE;
+            long bestPolicy = Long.MAX_VALUE;
+            for (int r = 0; r < REPEATS; r++) {
+                policy.nanos = 0;
+                long start = System.nanoTime();
+                long cpuStart = THREADS.getCurrentThreadCpuTime();
+                for (int i = 0; i < steps; i++) {
+                    GenerationBenchmark.step(model, cache, new int[] {tokens[next++]});
+                }
+                best = Math.min(best, System.nanoTime() - start);
+                bestCpu = Math.min(bestCpu, THREADS.getCurrentThreadCpuTime() - cpuStart);
+                bestPolicy = Math.min(bestPolicy, policy.nanos);
+            }
+            int arrays = arraysCreated(model, cache, tokens[next]);
+            return new Run(prefill, steps / (best / 1e9), bestCpu / 1e6 / steps, bestPolicy / 1e6 / steps, arrays,
+                    cache.storedTokens(), cache.bytes());
+        }
+    }
+
+    /** Native arrays one decode step creates, counted in its scope: a floor on its native calls. */
+    private static int arraysCreated(TransformerModel model, KvCache cache, int token) {
+        try (NDScope scope = new NDScope()) {
+            model.forward(new int[] {token}, cache, false).toFloatArray();
+            Field resources = NDScope.class.getDeclaredField("resources");
+            resources.setAccessible(true);
+            return ((IdentityHashMap<?, ?>) resources.get(scope)).size();
+        } catch (ReflectiveOperationException e) {
+            return -1;
+        }
+    }
+
+    private static void printDecode(TransformerModel model, int[] contexts, Run[][] runs, int steps) {
+        System.out.printf("%n## Prefill and decode (random tokens, prefill in chunks of %d, decode best of %d × %d steps)%n",
+                PREFILL_CHUNK, REPEATS, steps);
+        System.out.println("bounded policies at their defaults with budget " + BUDGET + ":");
+        for (String name : POLICIES.subList(1, POLICIES.size())) {
+            System.out.printf("  %-14s %s%n", name, PolicyRegistry.create(spec(name), model.config().architecture()).params());
+        }
+        if (Arrays.stream(contexts).anyMatch(x -> x > model.config().maxPositions())) {
+            System.out.printf("contexts past the trained %d positions run on extrapolated RoPE: the speed is real, the text"
+                    + " would not be (except streaming, whose cache-index positions stay within the budget)%n",
+                    model.config().maxPositions());
+        }
+        System.out.println("| context | policy | stored | KV bytes | prefill tok/s | decode tok/s | ms/step | caller CPU ms/step |"
+                + " in policy ms/step | arrays/step |");
+        System.out.println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (int i = 0; i < contexts.length; i++) {
+            for (int p = 0; p < POLICIES.size(); p++) {
+                Run r = runs[i][p];
+                System.out.printf("| %d | %s | %d | %,d | %.0f | %.1f | %.2f | %.2f | %.3f | %d |%n", contexts[i],
+                        POLICIES.get(p), r.stored(), r.kvBytes(), r.prefillPerSec(), r.decodePerSec(),
+                        1000 / r.decodePerSec(), r.cpuMs(), r.policyMs(), r.arraysPerStep());
+            }
+        }
+        System.out.printf("KV bytes per stored token (all layers, K+V, %s): %,d. Caller CPU: the calling thread's CPU time"
+                + " (all of the step with 1 intra-op thread; robust to other load). Arrays/step: native arrays one step"
+                + " creates, a floor on its native calls.%n", model.dtype(), model.kvSpec().bytesPerToken());
+    }
+
+    private static void printRoofline(TransformerModel model, Roofline roof, int[] contexts, Run[][] runs) {
+        ModelConfig c = model.config();
+        long weightParams = matmulParameters(model);
+        int bytes = model.dtype().getNumOfBytes();
+        System.out.printf("%n## Decode against this machine's limits%n");
+        System.out.printf("per token: 2 × %,d matmul weights FLOPs + 4 × heads × headDim × stored × layers for attention;"
+                + " bytes read: %,d weight bytes + the stored KV%n", weightParams, weightParams * bytes);
+        System.out.printf("compute limit = %.1f GFLOP/s (square matmul) ÷ FLOPs/token; memory limit = %.1f GB/s (NDArray"
+                + " in-place add) ÷ bytes/token%n", roof.squareGflops, roof.copyGbps);
+        System.out.println("| context | policy | stored | MFLOP/token | MB/token | compute limit tok/s | memory limit tok/s |"
+                + " measured tok/s | % of compute | % of memory |");
+        System.out.println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (int i = 0; i < contexts.length; i++) {
+            for (int p = 0; p < POLICIES.size(); p++) {
+                Run r = runs[i][p];
+                double flops = 2.0 * weightParams + 4.0 * c.numHeads() * c.headDim() * r.stored() * c.numLayers();
+                double read = weightParams * bytes + model.kvSpec().fullBytes(r.stored());
+                double computeLimit = roof.squareGflops * 1e9 / flops;
+                double memoryLimit = roof.copyGbps * 1e9 / read;
+                System.out.printf("| %d | %s | %d | %.2f | %.2f | %.0f | %.0f | %.1f | %.1f %% | %.1f %% |%n", contexts[i],
+                        POLICIES.get(p), r.stored(), flops / 1e6, read / 1e6, computeLimit, memoryLimit, r.decodePerSec(),
+                        100 * r.decodePerSec() / computeLimit, 100 * r.decodePerSec() / memoryLimit);
+            }
+        }
+    }
+
+    private static void printOverhead(TransformerModel model, int steps) {
+        int overheadSteps = Math.max(64, 4 * steps);
+        System.out.printf("%n## Per-step overhead over full at the same stored size (%d slots; best of 2 × %d steps)%n",
+                BUDGET, overheadSteps);
+        double[] best = new double[POLICIES.size()];
+        Arrays.fill(best, Double.MAX_VALUE);
+        for (int r = 0; r < 2; r++) {
+            for (int p = 0; p < POLICIES.size(); p++) {
+                best[p] = Math.min(best[p], PolicyOverheadBenchmark.msPerStep(model, spec(POLICIES.get(p)), BUDGET, overheadSteps));
+            }
+        }
+        System.out.println("| policy | ms/step | overhead ms/step |");
+        System.out.println("|---|---:|---:|");
+        for (int p = 0; p < POLICIES.size(); p++) {
+            System.out.printf("| %s | %.3f | %+.3f (%+.0f %%) |%n", POLICIES.get(p), best[p], best[p] - best[0],
+                    100 * (best[p] - best[0]) / best[0]);
+        }
+    }
+
+    /** Parameters that decode multiplies by (all projections and the LM head; not the embedding lookup or norms). */
+    private static long matmulParameters(TransformerModel model) {
+        if (!(model instanceof LlamaModel llama)) {
+            return model.parameterCount();
+        }
+        LlamaWeights w = llama.weights();
+        long total = w.lmHead().size();
+        for (int i = 0; i < model.config().numLayers(); i++) {
+            LlamaWeights.Layer l = w.layer(i);
+            total += l.qkv().size() + l.out().size() + l.gateUp().size() + l.down().size();
+        }
+        return total;
+    }
+
+    private static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim();
+        } catch (Exception e) {
+            return "unknown";
+        }
+    }
+
+    /** Measured matmul and copy rates, the ceilings decode is held against. */
+    static final class Roofline {
+        double decodeGflops;
+        double squareGflops;
+        double copyGbps;
+        double arraycopyGbps;
+        double opMicros;
+
+        static Roofline measure(int hidden) {
+            Roofline r = new Roofline();
+            try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+                r.decodeGflops = matmulGflops(m, 1, hidden, 4 * hidden, 2000);
+                r.squareGflops = matmulGflops(m, 1024, 1024, 1024, 8);
+                long floats = 64L << 20; // 256 MiB
+                NDArray source = m.ones(new Shape(floats));
+                NDArray target = m.zeros(new Shape(floats));
+                long best = Long.MAX_VALUE;
+                for (int i = 0; i < 6; i++) { // into the same target each time, so no page faults are timed
+                    long t = System.nanoTime();
+                    target.addi(source);
+                    best = Math.min(best, System.nanoTime() - t);
+                }
+                r.copyGbps = 3.0 * floats * 4 / best; // two arrays read, one written: bytes per ns = GB/s
+                NDArray small = m.ones(new Shape(1, hidden));
+                best = Long.MAX_VALUE;
+                for (int rep = 0; rep < 5; rep++) {
+                    long t = System.nanoTime();
+                    for (int i = 0; i < 2000; i++) {
+                        small.add(small).close();
+                    }
+                    best = Math.min(best, System.nanoTime() - t);
+                }
+                r.opMicros = best / 2000 / 1e3;
+            }
+            float[] src = new float[64 << 20];
+            float[] dst = new float[src.length];
+            long best = Long.MAX_VALUE;
+            for (int i = 0; i < 5; i++) {
+                long t = System.nanoTime();
+                System.arraycopy(src, 0, dst, 0, src.length);
+                best = Math.min(best, System.nanoTime() - t);
+            }
+            r.arraycopyGbps = 2.0 * src.length * 4 / best;
+            return r;
+        }
+
+        private static double matmulGflops(NDManager m, int rows, int inner, int cols, int iterations) {
+            NDArray a = m.randomNormal(new Shape(rows, inner));
+            NDArray b = m.randomNormal(new Shape(inner, cols));
+            long best = Long.MAX_VALUE;
+            for (int rep = 0; rep < 6; rep++) { // the first is a warm-up, but best-of makes it harmless
+                long t = System.nanoTime();
+                for (int i = 0; i < iterations; i++) {
+                    a.matMul(b).close();
+                }
+                best = Math.min(best, System.nanoTime() - t);
+            }
+            return 2.0 * rows * inner * cols * iterations / best;
+        }
+
+        void print() {
+            System.out.println("\n## This machine (best of several runs)");
+            System.out.printf("matmul (1024×1024)·(1024×1024): %.1f GFLOP/s; decode-shaped (1×256)·(256×1024): %.1f GFLOP/s%n",
+                    squareGflops, decodeGflops);
+            System.out.printf("memory bandwidth over 256 MiB arrays (bytes read + written): NDArray in-place add %.1f GB/s, System.arraycopy %.1f GB/s%n",
+                    copyGbps, arraycopyGbps);
+            System.out.printf("one small native op ((1×256) add through DJL/JNI): %.1f µs%n", opMicros);
+        }
+    }
+
+    /** Delegates to a policy and times its own work (observing attention, planning, compacting). */
+    private static final class TimedPolicy implements CachePolicy {
+        private final CachePolicy inner;
+        long nanos;
+
+        TimedPolicy(CachePolicy inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public String name() {
+            return inner.name();
+        }
+
+        @Override
+        public Map<String, Object> params() {
+            return inner.params();
+        }
+
+        @Override
+        public RopeMode ropeMode() {
+            return inner.ropeMode();
+        }
+
+        @Override
+        public boolean isBounded() {
+            return inner.isBounded();
+        }
+
+        @Override
+        public int maxSlots() {
+            return inner.maxSlots();
+        }
+
+        @Override
+        public boolean observesAttention() {
+            return inner.observesAttention();
+        }
+
+        @Override
+        public void afterAttention(int layer, LayerCache cache, AttentionObservation attention, long seenTokens) {
+            long t = System.nanoTime();
+            inner.afterAttention(layer, cache, attention, seenTokens);
+            nanos += System.nanoTime() - t;
+        }
+    }
+}
