@@ -26,7 +26,8 @@ public record KvlabProperties(
         @DefaultValue Prefill prefill,
         @DefaultValue Memory memory,
         @DefaultValue Serving serving,
-        @DefaultValue Security security) {
+        @DefaultValue Security security,
+        @DefaultValue Cpu cpu) {
 
     public KvlabProperties {
         device = device == null || device.isBlank() ? "auto" : device.trim();
@@ -159,6 +160,23 @@ public record KvlabProperties(
     private static void requireAtLeast(String property, int value, int min) {
         if (value < min) {
             throw new IllegalArgumentException(property + " must be >= " + min + ", got " + value);
+        }
+    }
+
+    /**
+     * CPU execution.
+     *
+     * @param decodeThreads PyTorch intra-op threads for a single-token decode step (prefill chunks
+     *     use PyTorch's configured count, by default the core count); 0 means the same as prefill.
+     *     One is the default because a decode step is hundreds of small memory-bound ops, and on the
+     *     2-core machine it was measured faster with one thread than with two (README, Performance).
+     */
+    public record Cpu(@DefaultValue("1") int decodeThreads) {
+        public Cpu {
+            if (decodeThreads < 0) {
+                throw new IllegalArgumentException("kvlab.cpu.decode-threads must be 0 (as prefill) or positive, got "
+                        + decodeThreads);
+            }
         }
     }
 }

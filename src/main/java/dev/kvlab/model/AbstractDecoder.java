@@ -15,6 +15,7 @@ public abstract class AbstractDecoder implements TransformerModel {
     protected final DataType dtype;
     private final KvSpec kvSpec;
     private long parameterCount;
+    private IntraOpThreads threads = IntraOpThreads.unchanged();
 
     protected AbstractDecoder(ModelConfig config, NDManager manager, DataType dtype) {
         this.manager = manager;
@@ -25,6 +26,25 @@ public abstract class AbstractDecoder implements TransformerModel {
     protected void setParameterCount(long count) {
         this.parameterCount = count;
     }
+
+    /** How many intra-op threads prefill and decode passes use ({@link ModelLoader} sets it for CPUs). */
+    public void setThreads(IntraOpThreads threads) {
+        this.threads = threads;
+    }
+
+    public IntraOpThreads threads() {
+        return threads;
+    }
+
+    @Override
+    public final NDArray forward(int[] tokens, KvCache cache, boolean allPositions) {
+        checkTokens(tokens);
+        threads.select(tokens.length);
+        return compute(tokens, cache, allPositions);
+    }
+
+    /** The architecture's forward pass ({@link #forward}, after the tokens were checked). */
+    protected abstract NDArray compute(int[] tokens, KvCache cache, boolean allPositions);
 
     @Override
     public KvSpec kvSpec() {
@@ -65,7 +85,7 @@ public abstract class AbstractDecoder implements TransformerModel {
         return allPositions || x.getShape().get(0) == 1 ? x : x.get("-1:, :");
     }
 
-    protected void checkTokens(int[] tokens) {
+    private void checkTokens(int[] tokens) {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("forward needs at least one token");
         }

@@ -25,10 +25,24 @@ import java.util.Locale;
 public final class ModelLoader {
     private ModelLoader() {}
 
-    /** Where to run and in which dtype; {@code dtype} null means f32 on CPU, f16 on GPU. */
-    public record Options(String device, DataType dtype) {
+    /**
+     * Where to run and in which dtype; {@code dtype} null means f32 on CPU, f16 on GPU.
+     * {@code decodeThreads}: PyTorch intra-op threads for single-token steps on a CPU (see
+     * {@link IntraOpThreads}); 0 means the same as prefill, null the default of 1.
+     */
+    public record Options(String device, DataType dtype, Integer decodeThreads) {
+        public static final int DEFAULT_DECODE_THREADS = 1;
+
+        public Options(String device, DataType dtype) {
+            this(device, dtype, null);
+        }
+
         public static Options defaults() {
             return new Options("auto", null);
+        }
+
+        int decodeThreadsOrDefault() {
+            return decodeThreads == null ? DEFAULT_DECODE_THREADS : decodeThreads;
         }
     }
 
@@ -38,19 +52,31 @@ public final class ModelLoader {
         DataType dtype = options.dtype() != null ? options.dtype()
                 : device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
         try (WeightSource source = WeightSources.open(modelDir)) {
-            return load(folder.config(), source, device, dtype);
+            return load(folder.config(), source, device, dtype, options.decodeThreadsOrDefault());
         }
     }
 
     public static TransformerModel load(ModelConfig config, WeightSource source, Device device, DataType dtype) {
+        return load(config, source, device, dtype, Options.DEFAULT_DECODE_THREADS);
+    }
+
+    private static TransformerModel load(ModelConfig config, WeightSource source, Device device, DataType dtype,
+            int decodeThreads) {
+        if (decodeThreads < 0) {
+            throw new IllegalArgumentException("decode threads must be 0 (as prefill) or positive, got " + decodeThreads);
+        }
         NDManager manager = NDManager.newBaseManager(device);
         try {
             DeviceTensors tensors = new DeviceTensors(source, manager, dtype);
+            AbstractDecoder model;
             if (config instanceof LlamaConfig llama) {
-                return new LlamaModel(llama, llamaWeights(llama, tensors), manager, dtype);
+                model = new LlamaModel(llama, llamaWeights(llama, tensors), manager, dtype);
+            } else {
+                Gpt2Config gpt2 = (Gpt2Config) config; // the only other permitted ModelConfig
+                model = new Gpt2Model(gpt2, gpt2Weights(gpt2, tensors), manager, dtype);
             }
-            Gpt2Config gpt2 = (Gpt2Config) config; // the only other permitted ModelConfig
-            return new Gpt2Model(gpt2, gpt2Weights(gpt2, tensors), manager, dtype);
+            model.setThreads(device.isGpu() ? IntraOpThreads.unchanged() : IntraOpThreads.forCpu(decodeThreads));
+            return model;
         } catch (RuntimeException e) {
             manager.close();
             throw e;

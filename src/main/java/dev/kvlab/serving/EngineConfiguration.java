@@ -63,7 +63,8 @@ public class EngineConfiguration {
         TransformerModel model;
         try {
             model = ModelLoader.load(folder.dir(),
-                    new ModelLoader.Options(properties.device(), properties.model().dataType()));
+                    new ModelLoader.Options(properties.device(), properties.model().dataType(),
+                            properties.cpu().decodeThreads()));
         } catch (UnsupportedModelException e) {
             throw new ModelLoadException(folder.dir(), e.field(), e.getMessage(), e);
         } catch (WeightException | IllegalArgumentException e) {

@@ -42,6 +42,7 @@ class KvlabPropertiesTest {
         assertThat(p.serving().requestTimeout()).isEqualTo(Duration.ofSeconds(300));
         assertThat(p.serving().maxBodySize()).isEqualTo(DataSize.ofMegabytes(1));
         assertThat(p.security().apiKey()).isNull();
+        assertThat(p.cpu().decodeThreads()).isEqualTo(1);
     }
 
     @Test
@@ -67,7 +68,8 @@ class KvlabPropertiesTest {
                 "KVLAB_MEMORY_LIMIT", "8GB",
                 "KVLAB_SERVING_MAXNEWTOKENS", "99",
                 "KVLAB_SERVING_MAXCONCURRENT", "4",
-                "KVLAB_PREFILL_CHUNK", "128")));
+                "KVLAB_PREFILL_CHUNK", "128",
+                "KVLAB_CPU_DECODETHREADS", "0")));
         assertThat(p.model().dir()).isEqualTo(Path.of("/models/smol"));
         assertThat(p.model().dataType()).isEqualTo(DataType.FLOAT16);
         assertThat(p.device()).isEqualTo("gpu:1");
@@ -75,6 +77,7 @@ class KvlabPropertiesTest {
         assertThat(p.serving().maxNewTokens()).isEqualTo(99);
         assertThat(p.serving().maxConcurrent()).isEqualTo(4);
         assertThat(p.prefill().chunk()).isEqualTo(128);
+        assertThat(p.cpu().decodeThreads()).isZero();
     }
 
     @Test
@@ -87,6 +90,7 @@ class KvlabPropertiesTest {
         assertBindFails(Map.of("kvlab.serving.max-concurrent", "0"), "kvlab.serving.max-concurrent");
         assertBindFails(Map.of("kvlab.serving.max-queue", "-1"), "kvlab.serving.max-queue");
         assertBindFails(Map.of("kvlab.prefill.chunk", "0"), "kvlab.prefill.chunk");
+        assertBindFails(Map.of("kvlab.cpu.decode-threads", "-1"), "kvlab.cpu.decode-threads");
         assertBindFails(Map.of("kvlab.model.dtype", "bf16"), "kvlab.model.dtype");
         assertBindFails(Map.of("kvlab.model.dtype", "int8"), "kvlab.model.dtype");
         assertBindFails(Map.of("kvlab.memory.limit", "0"), "kvlab.memory.limit");

@@ -25,7 +25,8 @@ class EngineConfigurationTest {
     private static KvlabProperties properties(Path modelDir) {
         return new KvlabProperties(new KvlabProperties.Model(modelDir.toString(), null), "cpu",
                 new KvlabProperties.Prefill(512), new KvlabProperties.Memory(null),
-                new KvlabProperties.Serving(1024, 8192, 2, 16), new KvlabProperties.Security(null));
+                new KvlabProperties.Serving(1024, 8192, 2, 16), new KvlabProperties.Security(null),
+                new KvlabProperties.Cpu(1));
     }
 
     @Test

@@ -65,7 +65,8 @@ class GenerationServiceTest {
         KvlabProperties properties = new KvlabProperties(new KvlabProperties.Model("m", null), "cpu",
                 new KvlabProperties.Prefill(512), new KvlabProperties.Memory(null),
                 new KvlabProperties.Serving(1024, 10, 1, 0, timeout, DataSize.ofMegabytes(1)),
-                new KvlabProperties.Security(null));
+                new KvlabProperties.Security(null),
+                new KvlabProperties.Cpu(1));
         return new GenerationService(generator, admission, guard, new GenerationMetrics(registry),
                 new DeviceMemoryProbe(Device.cpu()), properties);
     }

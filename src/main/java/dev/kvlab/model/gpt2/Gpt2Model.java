@@ -27,7 +27,7 @@ public final class Gpt2Model extends AbstractDecoder {
         super(config, manager, dtype);
         this.config = config;
         this.weights = weights;
-        this.heads = new Attention.Heads(config.numHeads(), config.numHeads(), config.headDim());
+        this.heads = Attention.Heads.of(config.numHeads(), config.numHeads(), config.headDim(), manager, dtype);
         setParameterCount(weights.parameterCount());
     }
 
@@ -37,8 +37,7 @@ public final class Gpt2Model extends AbstractDecoder {
     }
 
     @Override
-    public NDArray forward(int[] tokens, KvCache cache, boolean allPositions) {
-        checkTokens(tokens);
+    protected NDArray compute(int[] tokens, KvCache cache, boolean allPositions) {
         long first = cache.seenTokens();
         if (first + tokens.length > config.maxPositions()) {
             throw new ContextOverflowException("GPT-2 has learned positions for " + config.maxPositions()

@@ -3,6 +3,7 @@ package dev.kvlab.model.llama;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.RopeMode;
@@ -24,13 +25,16 @@ public final class LlamaModel extends AbstractDecoder {
     private final LlamaWeights weights;
     private final Rope rope;
     private final Attention.Heads heads;
+    private final NDArray eps; // f32 scalar, for RMSNorm
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights, NDManager manager, DataType dtype) {
         super(config, manager, dtype);
         this.config = config;
         this.weights = weights;
         this.rope = new Rope(manager, dtype, config);
-        this.heads = new Attention.Heads(config.numHeads(), config.numKvHeads(), config.headDim());
+        this.heads = Attention.Heads.of(config.numHeads(), config.numKvHeads(), config.headDim(), manager, dtype);
+        this.eps = manager.create((float) config.rmsNormEps());
+        NDScope.unregister(eps);
         setParameterCount(weights.parameterCount());
     }
 
@@ -45,9 +49,7 @@ public final class LlamaModel extends AbstractDecoder {
     }
 
     @Override
-    public NDArray forward(int[] tokens, KvCache cache, boolean allPositions) {
-        checkTokens(tokens);
-        float eps = (float) config.rmsNormEps();
+    protected NDArray compute(int[] tokens, KvCache cache, boolean allPositions) {
         NDArray x = weights.embedTokens().get(tokenIndex(cache, tokens)); // (T, hidden)
         // every layer rotates the new tokens by the same angles: slice the tables once
         Rope.Table positions = cache.policy().ropeMode() == RopeMode.ORIGINAL

@@ -2,6 +2,9 @@ package dev.kvlab.model.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
@@ -18,8 +21,18 @@ import dev.kvlab.cache.policy.CachePolicy;
 public final class Attention {
     private Attention() {}
 
-    /** Head layout of one attention layer. */
-    public record Heads(int heads, int kvHeads, int headDim) {
+    /**
+     * Head layout of one attention layer, and the score scale {@code 1/√d} as a model-lifetime tensor
+     * of the compute dtype. Not {@code mul(float)}: DJL would create and free a scalar array on every
+     * call, and frees it before autograd (the trainer runs this code) reads it in the backward pass.
+     */
+    public record Heads(int heads, int kvHeads, int headDim, NDArray scale) {
+        public static Heads of(int heads, int kvHeads, int headDim, NDManager manager, DataType dtype) {
+            NDArray scale = manager.create((float) (1.0 / Math.sqrt(headDim))).toType(dtype, false);
+            NDScope.unregister(scale);
+            return new Heads(heads, kvHeads, headDim, scale);
+        }
+
         int group() {
             return heads / kvHeads;
         }
@@ -68,12 +81,11 @@ public final class Attention {
         // (tokens, heads, d) -> (kvHeads, group·tokens, d), pre-scaled by 1/sqrt(d): a query head's group
         // shares its KV head, so one batched matmul per KV head covers the group. Broadcasting K and V over
         // the group instead would make PyTorch copy them group times per layer and step.
-        // the scale is a tensor of the request, not mul(float): DJL frees a Number's buffer when the op
-        // returns, and autograd (the trainer runs this code) reads it again in the backward pass
-        NDArray scale = cache.manager().create((float) (1.0 / Math.sqrt(h.headDim()))).toType(qkv.getDataType(), false);
         long rows = (long) h.group() * tokens;
-        q = q.reshape(tokens, h.kvHeads(), h.group(), h.headDim()).transpose(1, 2, 0, 3)
-                .reshape(h.kvHeads(), rows, h.headDim()).mul(scale);
+        q = tokens == 1 // one token: the transpose moves only a unit axis, a reshape is the same layout
+                ? q.reshape(h.kvHeads(), rows, h.headDim()).mul(h.scale())
+                : q.reshape(tokens, h.kvHeads(), h.group(), h.headDim()).transpose(1, 2, 0, 3)
+                        .reshape(h.kvHeads(), rows, h.headDim()).mul(h.scale());
         NDArray scores = q.matMul(keys.transpose(0, 2, 1)) // (kvHeads, group·tokens, stored)
                 .reshape(h.kvHeads(), h.group(), tokens, stored);
         if (tokens > 1) {
@@ -89,7 +101,8 @@ public final class Attention {
 
         AttentionObservation observation = policy.observesAttention() ? new AttentionObservation(probs) : null;
         policy.afterAttention(layerIndex, layer, observation, first + tokens);
-        return out.transpose(2, 0, 1, 3).reshape(tokens, (long) h.heads() * h.headDim());
+        return tokens == 1 ? out.reshape(1, (long) h.heads() * h.headDim())
+                : out.transpose(2, 0, 1, 3).reshape(tokens, (long) h.heads() * h.headDim());
     }
 
     /** New token t (the last {@code tokens} slots) sees every older slot and new tokens up to itself. */

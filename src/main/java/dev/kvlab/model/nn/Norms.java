@@ -11,8 +11,11 @@ public final class Norms {
     /**
      * Llama RMSNorm: {@code x / sqrt(mean(x²) + eps) * w}, computed in f32 as Hugging Face does, so
      * f16 activations cannot overflow in the square.
+     *
+     * @param eps an f32 scalar tensor the model keeps: adding a {@code float} would create and free
+     *     a scalar array on every call
      */
-    public static NDArray rms(NDArray x, NDArray weight, float eps) {
+    public static NDArray rms(NDArray x, NDArray weight, NDArray eps) {
         DataType dtype = x.getDataType();
         NDArray x32 = dtype == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
         NDArray inv = x32.square().mean(new int[] {-1}, true).add(eps).sqrt();

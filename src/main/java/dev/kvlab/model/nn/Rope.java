@@ -75,7 +75,7 @@ public final class Rope {
         float[] s = new float[newLength * headDim];
         for (int p = 0; p < newLength; p++) {
             for (int i = 0; i < half; i++) {
-                float angle = (float) (p * invFreq[i]); // HF computes the angle in f32
+                float angle = angle(p, i);
                 c[p * headDim + i] = c[p * headDim + i + half] = (float) Math.cos(angle);
                 s[p * headDim + i] = s[p * headDim + i + half] = (float) Math.sin(angle);
             }
@@ -93,20 +93,55 @@ public final class Rope {
         length = newLength;
     }
 
-    /** cos and sin of a run of positions, each (count, 1, d) to broadcast over heads. */
-    public record Table(NDArray cos, NDArray sin) {}
+    /** HF computes the angle in f32. */
+    private float angle(int position, int i) {
+        return (float) (position * invFreq[i]);
+    }
 
     /**
-     * The table of positions {@code first … first + count - 1}: a forward pass slices it once and every
+     * How to rotate a run of positions: cos and sin, each (count, 1, d) to broadcast over heads; or,
+     * for a single position, one (d, d) matrix that applies both, so a decode step rotates with one
+     * matmul per layer instead of four ops.
+     */
+    public record Table(NDArray cos, NDArray sin, NDArray rotation) {}
+
+    /**
+     * The table of positions {@code first … first + count - 1}: a forward pass makes it once and every
      * layer rotates with it.
      */
     public Table table(int first, int count) {
+        if (count == 1) {
+            return new Table(null, null, rotation(first));
+        }
         NDArray[] t = slice(first, count);
-        return new Table(t[0].expandDims(1), t[1].expandDims(1));
+        return new Table(t[0].expandDims(1), t[1].expandDims(1), null);
+    }
+
+    /**
+     * M with {@code x·M = x·cos + rotate_half(x)·sin} for one position: cos on the diagonal and
+     * ∓sin where rotate_half takes its inputs from the other half. The same f32 cos and sin as the
+     * tables, so both paths rotate alike.
+     */
+    private NDArray rotation(int position) {
+        int half = headDim / 2;
+        float[] m = new float[headDim * headDim];
+        for (int i = 0; i < half; i++) {
+            float angle = angle(position, i);
+            float cos = (float) Math.cos(angle);
+            float sin = (float) Math.sin(angle);
+            m[i * headDim + i] = cos;
+            m[(i + half) * headDim + i + half] = cos;
+            m[(i + half) * headDim + i] = -sin; // out[i] takes -x[i + half]·sin
+            m[i * headDim + i + half] = sin; // out[i + half] takes x[i]·sin
+        }
+        return manager.create(m, new Shape(headDim, headDim)).toType(dtype, false);
     }
 
     /** Rotates {@code x} (…, count, heads, d) by a {@link #table}: the sequence axis must be third from the end. */
     public NDArray apply(NDArray x, Table table) {
+        if (table.rotation() != null) {
+            return x.matMul(table.rotation());
+        }
         return x.mul(table.cos()).add(x.matMul(rotateHalf).mul(table.sin()));
     }
 
