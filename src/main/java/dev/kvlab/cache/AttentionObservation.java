@@ -61,10 +61,7 @@ public final class AttentionObservation {
      */
     public float[] rowEntropy() {
         if (rowEntropy == null) {
-            NDArray p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
-            NDArray plogp = p.mul(p.clip(1e-30f, 1f).log()).neg();
-            // (tokens); one axis per mean, as DJL's PyTorch engine allows; groups are equal, so this is the mean over all heads
-            float[] h = plogp.sum(new int[] {3}).mean(new int[] {1}).mean(new int[] {0}).toFloatArray();
+            double[] h = probs.size() <= HOST_ENTROPY_LIMIT ? hostEntropy() : deviceEntropy();
             rowEntropy = new float[tokens];
             for (int t = 0; t < tokens; t++) {
                 int visible = stored - tokens + t + 1; // causal: the t-th new query sees this many keys
@@ -72,6 +69,46 @@ public final class AttentionObservation {
             }
         }
         return rowEntropy;
+    }
+
+    /**
+     * Up to this many probabilities (a decode step: heads × stored), the entropy is summed in Java
+     * from one copy of the probabilities: seven device ops per layer cost more than the arithmetic.
+     */
+    static final long HOST_ENTROPY_LIMIT = 1 << 16;
+
+    /** Per new token, {@code −Σ a log a} averaged over all query heads, on the host. */
+    double[] hostEntropy() {
+        float[] p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        int rows = p.length / stored; // (kvHeads · group · tokens) rows, token index fastest after stored
+        double[] h = new double[tokens];
+        for (int row = 0; row < rows; row++) {
+            double sum = 0;
+            for (int i = row * stored, end = i + stored; i < end; i++) {
+                float a = p[i];
+                if (a > 0f) {
+                    sum -= a * Math.log(a);
+                }
+            }
+            h[row % tokens] += sum;
+        }
+        int heads = rows / tokens;
+        for (int t = 0; t < tokens; t++) {
+            h[t] /= heads;
+        }
+        return h;
+    }
+
+    double[] deviceEntropy() {
+        NDArray p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+        NDArray plogp = p.mul(p.clip(1e-30f, 1f).log()).neg();
+        // (tokens); one axis per mean, as DJL's PyTorch engine allows; groups are equal, so this is the mean over all heads
+        float[] f = plogp.sum(new int[] {3}).mean(new int[] {1}).mean(new int[] {0}).toFloatArray();
+        double[] h = new double[tokens];
+        for (int t = 0; t < tokens; t++) {
+            h[t] = f[t];
+        }
+        return h;
     }
 
     private float[][] split(float[] flat) {

@@ -1,10 +1,11 @@
 package dev.kvlab.bench;
 
 import ai.djl.ndarray.NDScope;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.policy.FullPolicy;
 import dev.kvlab.generation.Samplers;
+import dev.kvlab.model.AbstractDecoder;
+import dev.kvlab.model.IntraOpThreads;
 import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
@@ -75,13 +76,16 @@ public final class JlamaSideBySide {
         List<Generation> kvlab = new ArrayList<>();
         int threads;
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null))) {
-            if (threadsArg != null) {
-                JniUtils.setNumThreads(threadsArg);
+            AbstractDecoder decoder = (AbstractDecoder) model;
+            if (threadsArg != null) { // one count for everything, both engines
+                decoder.setThreads(new IntraOpThreads(threadsArg, threadsArg));
             }
-            threads = JniUtils.getNumThreads();
-            System.out.printf("model %s: %,d parameters, dtype %s; kvlab: PyTorch %d threads, full cache; "
-                    + "%d decode steps, best of %d after %d warm-ups%n", dir.getFileName(), model.parameterCount(),
-                    model.dtype(), threads, steps, REPEATS, WARMUPS);
+            // without a count, each engine runs as it would serve: kvlab prefills on all cores and decodes on
+            // kvlab.cpu.decode-threads (1); Jlama gets all cores for both
+            threads = decoder.threads().prefill();
+            System.out.printf("model %s: %,d parameters, dtype %s; kvlab: PyTorch %d threads for prefill, %d for decode,"
+                    + " full cache; %d decode steps, best of %d after %d warm-ups%n", dir.getFileName(),
+                    model.parameterCount(), model.dtype(), threads, decoder.threads().decode(), steps, REPEATS, WARMUPS);
             for (int[] prompt : prompts) {
                 kvlab.add(kvlab(model, prompt, steps));
             }

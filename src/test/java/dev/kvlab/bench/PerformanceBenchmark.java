@@ -12,6 +12,7 @@ import dev.kvlab.cache.RopeMode;
 import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.cache.policy.PolicyOverheadBenchmark;
 import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.model.AbstractDecoder;
 import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
@@ -22,6 +23,7 @@ import java.lang.management.ThreadMXBean;
 import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -40,7 +42,7 @@ import java.util.Random;
 public final class PerformanceBenchmark {
     private static final int BUDGET = 256;
     private static final int PREFILL_CHUNK = 512;
-    private static final int REPEATS = 3;
+    private static final int REPEATS = 5;
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final List<String> POLICIES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random");
 
@@ -58,22 +60,22 @@ public final class PerformanceBenchmark {
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null))) {
             ModelConfig c = model.config();
             System.out.printf("model %s: %,d parameters, %d layers, hidden %d, %d heads / %d KV heads × %d, dtype %s,"
-                    + " trained context %d; %d CPUs, %d PyTorch intra-op threads; load average %s%n", dir.getFileName(),
+                    + " trained context %d; %d CPUs, PyTorch intra-op threads %d for prefill, %d for decode"
+                    + " (kvlab.cpu.decode-threads); load average %s%n", dir.getFileName(),
                     model.parameterCount(), c.numLayers(), c.hiddenSize(), c.numHeads(), c.numKvHeads(), c.headDim(),
-                    model.dtype(), c.maxPositions(), Runtime.getRuntime().availableProcessors(), JniUtils.getNumThreads(),
+                    model.dtype(), c.maxPositions(), Runtime.getRuntime().availableProcessors(),
+                    ((AbstractDecoder) model).threads().prefill(), ((AbstractDecoder) model).threads().decode(),
                     loadAverage());
 
-            Roofline roof = decodeOnly ? null : Roofline.measure(model.config().hiddenSize());
+            Roofline roof = decodeOnly ? null : Roofline.measure(model);
             if (roof != null) {
                 roof.print();
             }
 
-            decode(model, "full", PREFILL_CHUNK, 8); // warm-up: JIT and allocator
-            Run[][] runs = new Run[contexts.length][POLICIES.size()];
+            decodeAll(model, POLICIES, PREFILL_CHUNK, 16); // warm-up: JIT (every policy's own code too) and allocator
+            Run[][] runs = new Run[contexts.length][];
             for (int i = 0; i < contexts.length; i++) {
-                for (int p = 0; p < POLICIES.size(); p++) { // interleaved: load changes hit every policy alike
-                    runs[i][p] = decode(model, POLICIES.get(p), contexts[i], steps);
-                }
+                runs[i] = decodeAll(model, POLICIES, contexts[i], steps);
             }
             printDecode(model, contexts, runs, steps);
             if (!decodeOnly) {
@@ -90,39 +92,64 @@ public final class PerformanceBenchmark {
     }
 
     /**
-     * Prefills {@code context} random tokens in chunks (as the generator does), then times
-     * {@link #REPEATS} blocks of {@code steps} decode steps; the best block counts.
+     * Prefills {@code context} random tokens in chunks (as the generator does) into one cache per
+     * policy, then times {@link #REPEATS} rounds in which every policy runs a block of {@code steps}
+     * decode steps in turn; each policy's best block counts. Round-robin, so a slow spell of this
+     * shared machine hits every policy alike instead of whichever ran during it.
      */
-    static Run decode(TransformerModel model, String name, int context, int steps) {
-        TimedPolicy policy = new TimedPolicy(PolicyRegistry.create(spec(name), model.config().architecture()));
+    static Run[] decodeAll(TransformerModel model, List<String> names, int context, int steps) {
+        int n = names.size();
+        TimedPolicy[] policies = new TimedPolicy[n];
+        KvCache[] caches = new KvCache[n];
+        double[] prefill = new double[n];
+        long[] best = new long[n];
+        long[] bestCpu = new long[n];
+        long[] bestPolicy = new long[n];
+        Arrays.fill(best, Long.MAX_VALUE);
+        Arrays.fill(bestCpu, Long.MAX_VALUE);
+        Arrays.fill(bestPolicy, Long.MAX_VALUE);
         int[] tokens = new Random(context).ints(context + (REPEATS + 1) * steps + 8, 0, model.config().vocabSize()).toArray();
-        try (KvCache cache = model.newCache(policy, PREFILL_CHUNK)) {
-            long t0 = System.nanoTime();
-            for (int from = 0; from < context; from += PREFILL_CHUNK) {
-                GenerationBenchmark.step(model, cache, Arrays.copyOfRange(tokens, from, Math.min(context, from + PREFILL_CHUNK)));
-            }
-            double prefill = context / ((System.nanoTime() - t0) / 1e9);
-            int next = context;
-            for (int i = 0; i < 4; i++) {
-                GenerationBenchmark.step(model, cache, new int[] {tokens[next++]});
-            }
-            long best = Long.MAX_VALUE;
-            long bestCpu = Long.MAX_VALUE;
-            long bestPolicy = Long.MAX_VALUE;
-            for (int r = 0; r < REPEATS; r++) {
-                policy.nanos = 0;
-                long start = System.nanoTime();
-                long cpuStart = THREADS.getCurrentThreadCpuTime();
-                for (int i = 0; i < steps; i++) {
-                    GenerationBenchmark.step(model, cache, new int[] {tokens[next++]});
+        try {
+            for (int p = 0; p < n; p++) {
+                policies[p] = new TimedPolicy(PolicyRegistry.create(spec(names.get(p)), model.config().architecture()));
+                caches[p] = model.newCache(policies[p], PREFILL_CHUNK);
+                long t0 = System.nanoTime();
+                for (int from = 0; from < context; from += PREFILL_CHUNK) {
+                    GenerationBenchmark.step(model, caches[p], Arrays.copyOfRange(tokens, from, Math.min(context, from + PREFILL_CHUNK)));
                 }
-                best = Math.min(best, System.nanoTime() - start);
-                bestCpu = Math.min(bestCpu, THREADS.getCurrentThreadCpuTime() - cpuStart);
-                bestPolicy = Math.min(bestPolicy, policy.nanos);
+                prefill[p] = context / ((System.nanoTime() - t0) / 1e9);
+                for (int i = 0; i < 4; i++) {
+                    GenerationBenchmark.step(model, caches[p], new int[] {tokens[context + i]});
+                }
             }
-            int arrays = arraysCreated(model, cache, tokens[next]);
-            return new Run(prefill, steps / (best / 1e9), bestCpu / 1e6 / steps, bestPolicy / 1e6 / steps, arrays,
-                    cache.storedTokens(), cache.bytes());
+            for (int r = 0; r < REPEATS; r++) {
+                int next = context + 4 + r * steps; // every policy decodes the same tokens
+                for (int p = 0; p < n; p++) {
+                    policies[p].nanos = 0;
+                    long start = System.nanoTime();
+                    long cpuStart = THREADS.getCurrentThreadCpuTime();
+                    for (int i = 0; i < steps; i++) {
+                        GenerationBenchmark.step(model, caches[p], new int[] {tokens[next + i]});
+                    }
+                    best[p] = Math.min(best[p], System.nanoTime() - start);
+                    bestCpu[p] = Math.min(bestCpu[p], THREADS.getCurrentThreadCpuTime() - cpuStart);
+                    bestPolicy[p] = Math.min(bestPolicy[p], policies[p].nanos);
+                }
+            }
+            Run[] runs = new Run[n];
+            int last = context + 4 + REPEATS * steps;
+            for (int p = 0; p < n; p++) {
+                int arrays = arraysCreated(model, caches[p], tokens[last]);
+                runs[p] = new Run(prefill[p], steps / (best[p] / 1e9), bestCpu[p] / 1e6 / steps,
+                        bestPolicy[p] / 1e6 / steps, arrays, caches[p].storedTokens(), caches[p].bytes());
+            }
+            return runs;
+        } finally {
+            for (KvCache c : caches) {
+                if (c != null) {
+                    c.close();
+                }
+            }
         }
     }
 
@@ -139,7 +166,7 @@ public final class PerformanceBenchmark {
     }
 
     private static void printDecode(TransformerModel model, int[] contexts, Run[][] runs, int steps) {
-        System.out.printf("%n## Prefill and decode (random tokens, prefill in chunks of %d, decode best of %d × %d steps)%n",
+        System.out.printf("%n## Prefill and decode (random tokens, prefill in chunks of %d, decode: the best of %d round-robin rounds of %d steps per policy)%n",
                 PREFILL_CHUNK, REPEATS, steps);
         System.out.println("bounded policies at their defaults with budget " + BUDGET + ":");
         for (String name : POLICIES.subList(1, POLICIES.size())) {
@@ -241,8 +268,14 @@ public final class PerformanceBenchmark {
         double arraycopyGbps;
         double opMicros;
 
-        static Roofline measure(int hidden) {
+        double weightPassMs;
+        int weightPassThreads;
+
+        static Roofline measure(TransformerModel model) throws InterruptedException {
+            int hidden = model.config().hiddenSize();
             Roofline r = new Roofline();
+            r.weightPassThreads = ((AbstractDecoder) model).threads().decode();
+            r.weightPassMs = weightPassMs(model, r.weightPassThreads);
             try (NDManager m = NDManager.newBaseManager("PyTorch")) {
                 r.decodeGflops = matmulGflops(m, 1, hidden, 4 * hidden, 2000);
                 r.squareGflops = matmulGflops(m, 1024, 1024, 1024, 8);
@@ -279,6 +312,47 @@ public final class PerformanceBenchmark {
             return r;
         }
 
+        /**
+         * One decode step's projections and nothing else: a (1 × in) row times every weight matrix of the
+         * model once (fused QKV, output, fused gate-up, down per layer, then the LM head), the same arrays
+         * the forward pass reads, best of 5 × 50 passes; on a thread of its own with the decode thread count,
+         * so the caller's setting is untouched. The floor of a decode step: weights stream from memory once
+         * per token. NaN for architectures other than Llama.
+         */
+        static double weightPassMs(TransformerModel model, int threads) throws InterruptedException {
+            if (!(model instanceof LlamaModel llama)) {
+                return Double.NaN;
+            }
+            List<NDArray> weights = new ArrayList<>();
+            for (int i = 0; i < model.config().numLayers(); i++) {
+                LlamaWeights.Layer l = llama.weights().layer(i);
+                weights.addAll(List.of(l.qkv(), l.out(), l.gateUp(), l.down()));
+            }
+            weights.add(llama.weights().lmHead());
+            double[] best = {Double.MAX_VALUE};
+            Thread thread = new Thread(() -> {
+                JniUtils.setNumThreads(threads);
+                try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+                    List<NDArray> rows = new ArrayList<>();
+                    for (NDArray w : weights) {
+                        rows.add(m.randomNormal(new Shape(1, w.getShape().get(0))));
+                    }
+                    for (int rep = 0; rep < 5; rep++) {
+                        long t = System.nanoTime();
+                        for (int pass = 0; pass < 50; pass++) {
+                            for (int j = 0; j < weights.size(); j++) {
+                                rows.get(j).matMul(weights.get(j)).close();
+                            }
+                        }
+                        best[0] = Math.min(best[0], (System.nanoTime() - t) / 50 / 1e6);
+                    }
+                }
+            });
+            thread.start();
+            thread.join();
+            return best[0];
+        }
+
         private static double matmulGflops(NDManager m, int rows, int inner, int cols, int iterations) {
             NDArray a = m.randomNormal(new Shape(rows, inner));
             NDArray b = m.randomNormal(new Shape(inner, cols));
@@ -300,6 +374,9 @@ public final class PerformanceBenchmark {
             System.out.printf("memory bandwidth over 256 MiB arrays (bytes read + written): NDArray in-place add %.1f GB/s, System.arraycopy %.1f GB/s%n",
                     copyGbps, arraycopyGbps);
             System.out.printf("one small native op ((1×256) add through DJL/JNI): %.1f µs%n", opMicros);
+            System.out.printf("one decode step's weight matmuls alone (the model's own projection and LM-head weights, %d"
+                    + " thread(s)): %.3f ms, so decode cannot pass %.0f tok/s here%n", weightPassThreads, weightPassMs,
+                    1000 / weightPassMs);
         }
     }
 

@@ -10,33 +10,68 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Key cosine similarities of one layer, computed on the device: the rows of the likely merge
- * candidates in one batched matmul of unit keys, (kvHeads, candidates, d) × (kvHeads, d, stored),
- * and any other row on demand. Valid only during the compaction that made it.
+ * Key cosine similarities of one layer, rows computed when asked for. Two ways, chosen by how many
+ * rows a compaction is likely to need:
+ * <ul>
+ *   <li>few (a decode step removes one slot per head): the keys are copied to the host once and rows
+ *       are dot products in Java. One native call instead of the dozen a device computation takes,
+ *       which at decode cost more than the arithmetic (a step's budget of 256 slots is 16K floats per
+ *       layer);
+ *   <li>many (a prefill chunk removes hundreds): the likely candidates' rows come from one batched
+ *       matmul of unit keys on the device, (kvHeads, candidates, d) × (kvHeads, d, stored), any other
+ *       row on demand.
+ * </ul>
+ * Both give {@code k_a·k_b / (max(|k_a|, 1e-12)·max(|k_b|, 1e-12))}. Valid only during the compaction
+ * that made it.
  */
 final class KeySimilarity {
-    private final NDArray unitKeys; // (kvHeads, stored, d), f32
-    private final int stored;
-    private final Map<Long, float[]> rows = new HashMap<>();
+    /** Up to this many likely candidates per head, rows are computed on the host. */
+    static final int HOST_CANDIDATES = 8;
 
-    /** @param candidates per head, the slots whose rows are fetched up front (same count per head) */
+    private final int stored;
+    private final int headDim;
+    private final Map<Long, float[]> rows = new HashMap<>();
+    private final NDArray unitKeys; // device path: (kvHeads, stored, d), f32
+    private final float[] hostKeys; // host path: (kvHeads, stored, d) flattened, f32
+    private final float[] inverseNorms; // host path: per head and slot
+
+    /** @param candidates per head, the slots whose rows are likely needed (same count per head) */
     KeySimilarity(LayerCache cache, int[][] candidates) {
-        NDArray keys = cache.keys().toType(DataType.FLOAT32, false);
-        this.unitKeys = keys.div(keys.square().sum(new int[] {2}, true).sqrt().maximum(1e-12f));
+        this(cache, candidates, candidates.length == 0 || candidates[0].length <= HOST_CANDIDATES);
+    }
+
+    KeySimilarity(LayerCache cache, int[][] candidates, boolean onHost) {
         this.stored = cache.stored();
+        NDArray keys = cache.keys().toType(DataType.FLOAT32, false);
+        this.headDim = (int) keys.getShape().get(2);
+        if (onHost) {
+            this.unitKeys = null;
+            this.hostKeys = keys.toFloatArray();
+            this.inverseNorms = new float[hostKeys.length / headDim];
+            for (int row = 0; row < inverseNorms.length; row++) {
+                float sum = 0;
+                for (int i = row * headDim, end = i + headDim; i < end; i++) {
+                    sum += hostKeys[i] * hostKeys[i];
+                }
+                inverseNorms[row] = (float) (1.0 / Math.max(Math.sqrt(sum), 1e-12));
+            }
+            return;
+        }
+        this.hostKeys = null;
+        this.inverseNorms = null;
+        this.unitKeys = keys.div(keys.square().sum(new int[] {2}, true).sqrt().maximum(1e-12f));
         int heads = candidates.length;
         int count = candidates[0].length;
         if (count == 0) {
             return;
         }
-        long d = unitKeys.getShape().get(2);
         long[] index = new long[heads * count];
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < count; i++) {
                 index[h * count + i] = candidates[h][i];
             }
         }
-        NDArray idx = unitKeys.getManager().create(index, new Shape(heads, count, 1)).broadcast(new Shape(heads, count, d));
+        NDArray idx = unitKeys.getManager().create(index, new Shape(heads, count, 1)).broadcast(new Shape(heads, count, headDim));
         NDArray picked = unitKeys.gather(idx, 1); // (kvHeads, count, d)
         float[] flat = picked.matMul(unitKeys.transpose(0, 2, 1)).toFloatArray(); // (kvHeads, count, stored)
         for (int h = 0; h < heads; h++) {
@@ -49,9 +84,25 @@ final class KeySimilarity {
 
     /** Cosine similarity of slot {@code slot}'s key to every key of head {@code head}. */
     float[] row(int head, int slot) {
-        return rows.computeIfAbsent(key(head, slot), k -> unitKeys.get(new NDIndex("{}, {}:{}, :", head, slot, slot + 1))
-                .matMul(unitKeys.get(new NDIndex("{}", head)).transpose())
-                .toFloatArray());
+        return rows.computeIfAbsent(key(head, slot), k -> hostKeys != null ? hostRow(head, slot)
+                : unitKeys.get(new NDIndex("{}, {}:{}, :", head, slot, slot + 1))
+                        .matMul(unitKeys.get(new NDIndex("{}", head)).transpose())
+                        .toFloatArray());
+    }
+
+    private float[] hostRow(int head, int slot) {
+        float[] out = new float[stored];
+        int base = head * stored;
+        int a = (base + slot) * headDim;
+        for (int s = 0; s < stored; s++) {
+            int b = (base + s) * headDim;
+            float dot = 0;
+            for (int i = 0; i < headDim; i++) {
+                dot += hostKeys[a + i] * hostKeys[b + i];
+            }
+            out[s] = dot * inverseNorms[base + slot] * inverseNorms[base + s];
+        }
+        return out;
     }
 
     private static long key(int head, int slot) {
