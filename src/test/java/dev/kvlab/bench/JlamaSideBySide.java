@@ -42,8 +42,10 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * <p>Jlama (bench/jlama, a separate Maven build) needs Java 21+ and the Vector API: this harness
  * builds it when its jar is missing or stale, with the JDK in {@code JLAMA_JAVA_HOME} (default
- * {@value #DEFAULT_JLAMA_JDK}), and runs it as a subprocess with as many threads as PyTorch uses here
- * (PyTorch's default unless {@code threads} is given). Jlama runs twice: with its default tensor
+ * {@value #DEFAULT_JLAMA_JDK}), and runs it as a subprocess. Threads: without a {@code threads}
+ * argument each engine runs as it would serve, kvlab prefilling with PyTorch's count (the cores) and
+ * decoding with {@code kvlab.cpu.decode-threads} (1), Jlama with the cores for both; with one, both
+ * engines use that count for everything. Jlama runs twice: with its default tensor
  * operations (native SIMD from jlama-native, which it picks whenever that jar is on the classpath)
  * and with its pure-Java Panama operations ({@code -Djlama.force_panama_tensor_operations=true}).
  * In 0.8.4 the native path computes a wrong forward pass for this model's shapes (see

@@ -1,7 +1,6 @@
 package dev.kvlab.cache.policy;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.LayerCache;
@@ -18,8 +17,8 @@ import java.util.Map;
  *       which at decode cost more than the arithmetic (a step's budget of 256 slots is 16K floats per
  *       layer);
  *   <li>many (a prefill chunk removes hundreds): the likely candidates' rows come from one batched
- *       matmul of unit keys on the device, (kvHeads, candidates, d) × (kvHeads, d, stored), any other
- *       row on demand.
+ *       matmul of unit keys on the device, (kvHeads, candidates, d) × (kvHeads, d, stored); any other
+ *       row is computed on the host when asked for.
  * </ul>
  * Both give {@code k_a·k_b / (max(|k_a|, 1e-12)·max(|k_b|, 1e-12))}. Valid only during the compaction
  * that made it.
@@ -31,9 +30,10 @@ final class KeySimilarity {
     private final int stored;
     private final int headDim;
     private final Map<Long, float[]> rows = new HashMap<>();
-    private final NDArray unitKeys; // device path: (kvHeads, stored, d), f32
-    private final float[] hostKeys; // host path: (kvHeads, stored, d) flattened, f32
-    private final float[] inverseNorms; // host path: per head and slot
+    private final NDArray keys; // (kvHeads, stored, d), f32
+    private final NDArray unitKeys; // device path: keys / |keys|
+    private float[] hostKeys; // (kvHeads, stored, d) flattened: up front on the host path, else at the first miss
+    private float[] inverseNorms; // per head and slot, with hostKeys
 
     /** @param candidates per head, the slots whose rows are likely needed (same count per head) */
     KeySimilarity(LayerCache cache, int[][] candidates) {
@@ -42,23 +42,13 @@ final class KeySimilarity {
 
     KeySimilarity(LayerCache cache, int[][] candidates, boolean onHost) {
         this.stored = cache.stored();
-        NDArray keys = cache.keys().toType(DataType.FLOAT32, false);
+        this.keys = cache.keys().toType(DataType.FLOAT32, false);
         this.headDim = (int) keys.getShape().get(2);
         if (onHost) {
             this.unitKeys = null;
-            this.hostKeys = keys.toFloatArray();
-            this.inverseNorms = new float[hostKeys.length / headDim];
-            for (int row = 0; row < inverseNorms.length; row++) {
-                float sum = 0;
-                for (int i = row * headDim, end = i + headDim; i < end; i++) {
-                    sum += hostKeys[i] * hostKeys[i];
-                }
-                inverseNorms[row] = (float) (1.0 / Math.max(Math.sqrt(sum), 1e-12));
-            }
+            copyToHost();
             return;
         }
-        this.hostKeys = null;
-        this.inverseNorms = null;
         this.unitKeys = keys.div(keys.square().sum(new int[] {2}, true).sqrt().maximum(1e-12f));
         int heads = candidates.length;
         int count = candidates[0].length;
@@ -82,12 +72,30 @@ final class KeySimilarity {
         }
     }
 
-    /** Cosine similarity of slot {@code slot}'s key to every key of head {@code head}. */
+    private void copyToHost() {
+        hostKeys = keys.toFloatArray();
+        inverseNorms = new float[hostKeys.length / headDim];
+        for (int row = 0; row < inverseNorms.length; row++) {
+            float sum = 0;
+            for (int i = row * headDim, end = i + headDim; i < end; i++) {
+                sum += hostKeys[i] * hostKeys[i];
+            }
+            inverseNorms[row] = (float) (1.0 / Math.max(Math.sqrt(sum), 1e-12));
+        }
+    }
+
+    /**
+     * Cosine similarity of slot {@code slot}'s key to every key of head {@code head}. A row that was
+     * not fetched up front (merges change which slot goes next) is computed on the host: one copy of
+     * the keys at the first such row, then no native call per row.
+     */
     float[] row(int head, int slot) {
-        return rows.computeIfAbsent(key(head, slot), k -> hostKeys != null ? hostRow(head, slot)
-                : unitKeys.get(new NDIndex("{}, {}:{}, :", head, slot, slot + 1))
-                        .matMul(unitKeys.get(new NDIndex("{}", head)).transpose())
-                        .toFloatArray());
+        return rows.computeIfAbsent(key(head, slot), k -> {
+            if (hostKeys == null) {
+                copyToHost();
+            }
+            return hostRow(head, slot);
+        });
     }
 
     private float[] hostRow(int head, int slot) {
