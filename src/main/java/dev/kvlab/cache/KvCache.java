@@ -1,8 +1,12 @@
 package dev.kvlab.cache;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.policy.CachePolicy;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
@@ -18,6 +22,10 @@ public final class KvCache implements AutoCloseable {
     private final List<LayerCache> layers;
     private long seenTokens;
     private long peakBytes;
+    private NDArray mask; // the current forward pass's causal mask, shared by its layers
+    private long maskSeen = -1;
+    private int maskTokens;
+    private int maskStored;
 
     /**
      * @param manager the request's manager; the cache closes it
@@ -54,6 +62,32 @@ public final class KvCache implements AutoCloseable {
     /** Tokens the model has processed, whether or not they are still stored. */
     public long seenTokens() {
         return seenTokens;
+    }
+
+    /**
+     * The additive causal mask (tokens, stored) of a pass of {@code tokens} new tokens, the last
+     * {@code stored - tokens} slots being older: new token t sees every older slot and the new tokens
+     * up to itself. Every layer of one forward pass gets the same array (layers store equally many
+     * slots), so a 512-token chunk over a long prompt builds it once, not once per layer.
+     */
+    public NDArray causalMask(int tokens, int stored) {
+        if (mask != null && maskSeen == seenTokens && maskTokens == tokens && maskStored == stored) {
+            return mask;
+        }
+        if (mask != null) {
+            mask.close();
+        }
+        float[] m = new float[tokens * stored];
+        int offset = stored - tokens;
+        for (int t = 0; t < tokens; t++) {
+            Arrays.fill(m, t * stored + offset + t + 1, (t + 1) * stored, Float.NEGATIVE_INFINITY);
+        }
+        mask = HostArrays.floats(manager, m, new Shape(tokens, stored));
+        NDScope.unregister(mask); // outlives the step scope of the layer that made it
+        maskSeen = seenTokens;
+        maskTokens = tokens;
+        maskStored = stored;
+        return mask;
     }
 
     /** Called by the model once all layers have taken in {@code tokens} new tokens. */
@@ -108,6 +142,9 @@ public final class KvCache implements AutoCloseable {
 
     @Override
     public void close() {
+        if (mask != null) {
+            mask.close();
+        }
         layers.forEach(LayerCache::close);
         manager.close();
     }

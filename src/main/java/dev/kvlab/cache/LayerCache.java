@@ -210,7 +210,7 @@ public final class LayerCache {
             }
         }
         NDArray from = manager.create(sourceRows);
-        NDArray w = manager.create(weights, new Shape(merged, sources)).toType(spec.dtype(), false);
+        NDArray w = HostArrays.floats(manager, weights, new Shape(merged, sources)).toType(spec.dtype(), false);
         NDIndex to = new NDIndex("{}", manager.create(targetRows));
         newKeys.set(to, w.matMul(keys.get(from)));
         newValues.set(to, w.matMul(values.get(from)));

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
@@ -89,7 +88,7 @@ public final class Attention {
         NDArray scores = q.matMul(keys.transpose(0, 2, 1)) // (kvHeads, group·tokens, stored)
                 .reshape(h.kvHeads(), h.group(), tokens, stored);
         if (tokens > 1) {
-            scores = scores.add(causalMask(cache, tokens, stored).toType(scores.getDataType(), false));
+            scores = scores.add(cache.causalMask(tokens, stored).toType(scores.getDataType(), false));
         }
         NDArray logCount = layer.logCountBias(scores.getDataType());
         if (logCount != null) {
@@ -103,17 +102,5 @@ public final class Attention {
         policy.afterAttention(layerIndex, layer, observation, first + tokens);
         return tokens == 1 ? out.reshape(1, (long) h.heads() * h.headDim())
                 : out.transpose(2, 0, 1, 3).reshape(tokens, (long) h.heads() * h.headDim());
-    }
-
-    /** New token t (the last {@code tokens} slots) sees every older slot and new tokens up to itself. */
-    private static NDArray causalMask(KvCache cache, int tokens, int stored) {
-        float[] mask = new float[tokens * stored];
-        int offset = stored - tokens;
-        for (int t = 0; t < tokens; t++) {
-            for (int j = offset + t + 1; j < stored; j++) {
-                mask[t * stored + j] = Float.NEGATIVE_INFINITY;
-            }
-        }
-        return cache.manager().create(mask, new Shape(tokens, stored));
     }
 }
