@@ -39,7 +39,9 @@ public final class PerformanceBenchmark {
     private static final int PREFILL_CHUNK = 512;
     private static final int REPEATS = 5;
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
-    private static final List<String> POLICIES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random");
+    /** "name" is the policy at its defaults; "name/N" the same with {@code compact_every} N. */
+    private static final List<String> POLICIES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random",
+            "h2o/16", "entropy-merge/16");
 
     private PerformanceBenchmark() {}
 
@@ -82,8 +84,13 @@ public final class PerformanceBenchmark {
     }
 
     /** The request's kv_cache object for a policy at the harness budget, with every other parameter at its default. */
-    static Map<String, Object> spec(String policy) {
-        return policy.equals("full") ? Map.of("policy", "full") : Map.of("policy", policy, "budget", BUDGET);
+    static Map<String, Object> spec(String label) {
+        if (label.equals("full")) {
+            return Map.of("policy", "full");
+        }
+        String[] parts = label.split("/");
+        return parts.length == 1 ? Map.of("policy", label, "budget", BUDGET)
+                : Map.of("policy", parts[0], "budget", BUDGET, "compact_every", Integer.parseInt(parts[1]));
     }
 
     /**
@@ -163,9 +170,9 @@ public final class PerformanceBenchmark {
     private static void printDecode(TransformerModel model, int[] contexts, Run[][] runs, int steps) {
         System.out.printf("%n## Prefill and decode (random tokens, prefill in chunks of %d, decode: the best of %d round-robin rounds of %d steps per policy)%n",
                 PREFILL_CHUNK, REPEATS, steps);
-        System.out.println("bounded policies at their defaults with budget " + BUDGET + ":");
+        System.out.println("bounded policies at their defaults with budget " + BUDGET + " (name/N: compact_every N):");
         for (String name : POLICIES.subList(1, POLICIES.size())) {
-            System.out.printf("  %-14s %s%n", name, PolicyRegistry.create(spec(name), model.config().architecture()).params());
+            System.out.printf("  %-16s %s%n", name, PolicyRegistry.create(spec(name), model.config().architecture()).params());
         }
         if (Arrays.stream(contexts).anyMatch(x -> x > model.config().maxPositions())) {
             System.out.printf("contexts past the trained %d positions run on extrapolated RoPE: the speed is real, the text"

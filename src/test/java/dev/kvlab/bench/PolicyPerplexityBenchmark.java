@@ -60,6 +60,9 @@ public final class PolicyPerplexityBenchmark {
         all.put("streaming (rope original)", Map.of("policy", "streaming", "budget", budget, "rope", "original"));
         all.put("entropy-merge (priority attention)",
                 Map.of("policy", "entropy-merge", "budget", budget, "priority", "attention"));
+        all.put("h2o (compact_every 16)", Map.of("policy", "h2o", "budget", budget, "compact_every", 16));
+        all.put("entropy-merge (compact_every 16)",
+                Map.of("policy", "entropy-merge", "budget", budget, "compact_every", 16));
         return all;
     }
 

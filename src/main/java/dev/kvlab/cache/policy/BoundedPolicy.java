@@ -26,8 +26,11 @@ public abstract sealed class BoundedPolicy implements CachePolicy
      * @param budgetRatio share of the tokens seen that may stay stored, or 0 when {@code budget} applies
      * @param recent protected newest slots, or -1 for the policy's default share of the budget
      * @param recentDivisor the default {@code recent} is {@code budget / recentDivisor}; 0 means none
+     * @param compactEvery compact once the layer holds this many slots over the budget (1: whenever it
+     *     is over), so up to {@code compactEvery - 1} extra slots wait between compactions
      */
-    record Limits(int budget, double budgetRatio, int sinks, int recent, int recentDivisor, RopeMode rope) {
+    record Limits(int budget, double budgetRatio, int sinks, int recent, int recentDivisor, RopeMode rope,
+            int compactEvery) {
 
         int recentAt(int budget) {
             if (recent >= 0) {
@@ -77,6 +80,9 @@ public abstract sealed class BoundedPolicy implements CachePolicy
             p.put("recent", limits.recentAt(limits.budget()));
         }
         p.put("rope", limits.rope().apiName());
+        if (limits.compactEvery() > 1) {
+            p.put("compact_every", limits.compactEvery());
+        }
         ownParams(p);
         return Collections.unmodifiableMap(p);
     }
@@ -100,9 +106,20 @@ public abstract sealed class BoundedPolicy implements CachePolicy
         return limits.budget() > 0;
     }
 
+    /** Slots per head kept between compactions: the budget plus up to {@code compact_every - 1} waiting. */
     @Override
     public int maxSlots() {
-        return isBounded() ? limits.budget() : Integer.MAX_VALUE;
+        return isBounded() ? limits.budget() + limits.compactEvery() - 1 : Integer.MAX_VALUE;
+    }
+
+    /**
+     * How many slots over the budget trigger a compaction (1: every step). Larger values amortize a
+     * policy's per-compaction work (scoring, planning, the copy) over that many decode steps, as
+     * kvpress's {@code DecodingPress} compresses every {@code compression_interval} steps; each
+     * compaction then removes that many slots at once.
+     */
+    public int compactEvery() {
+        return limits.compactEvery();
     }
 
     public int sinks() {
@@ -128,7 +145,7 @@ public abstract sealed class BoundedPolicy implements CachePolicy
         observe(cache, attention);
         int budget = budgetAt(seenTokens);
         int stored = cache.stored();
-        if (stored > budget) {
+        if (stored >= budget + limits.compactEvery()) {
             Window window = new Window(stored, limits.sinks(), stored - recentAt(budget), stored - budget);
             cache.compact(plan(cache, attention, window));
         }

@@ -22,7 +22,8 @@ import java.util.TreeSet;
  * <p>Parameters of the bounded policies: exactly one of {@code budget} (slots per head per layer)
  * or {@code budget_ratio} (share of the tokens seen, in (0, 1]); {@code sinks}; {@code recent}
  * (not for {@code streaming}, whose window is what the budget leaves after the sinks); {@code rope}
- * ({@code original} | {@code cache-index}); and {@code priority} + {@code similarity} for {@code
+ * ({@code original} | {@code cache-index}); {@code compact_every} (compact once this many slots are
+ * over the budget, default 1); and {@code priority} + {@code similarity} for {@code
  * entropy-merge}, {@code seed} for {@code random}.
  */
 public final class PolicyRegistry {
@@ -31,7 +32,9 @@ public final class PolicyRegistry {
     public static final String DEFAULT_POLICY = "full";
 
     private static final List<String> NAMES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random");
-    private static final Set<String> BOUNDED = Set.of("budget", "budget_ratio", "sinks", "rope");
+    private static final Set<String> BOUNDED = Set.of("budget", "budget_ratio", "sinks", "rope", "compact_every");
+    /** The most {@code compact_every} a request may ask for: beyond this the bound stops meaning much. */
+    static final int MAX_COMPACT_EVERY = 1024;
     private static final Set<String> WITH_RECENT = union(BOUNDED, Set.of("recent"));
 
     private PolicyRegistry() {}
@@ -115,6 +118,7 @@ public final class PolicyRegistry {
         int sinks = (int) p.integer("sinks", defaultSinks, 0, Integer.MAX_VALUE);
         int recent = (int) p.integer("recent", -1, 0, Integer.MAX_VALUE);
         RopeMode rope = rope(p, defaultRope, rotary);
+        int compactEvery = (int) p.integer("compact_every", 1, 1, MAX_COMPACT_EVERY);
         if (p.has("budget") && p.has("budget_ratio")) {
             throw new PolicyException("budget_ratio", "give either budget or budget_ratio, not both");
         }
@@ -123,14 +127,14 @@ public final class PolicyRegistry {
             if (!(ratio > 0 && ratio <= 1)) {
                 throw new PolicyException("budget_ratio", "must be in (0, 1], got " + ratio);
             }
-            return new Limits(0, ratio, sinks, recent, recentDivisor, rope);
+            return new Limits(0, ratio, sinks, recent, recentDivisor, rope, compactEvery);
         }
         if (!p.has("budget")) {
             throw new PolicyException("budget", "is required for policy '" + policy
                     + "' (slots per head per layer), or give budget_ratio");
         }
         int budget = (int) p.integer("budget", 0, 1, Integer.MAX_VALUE);
-        Limits limits = new Limits(budget, 0, sinks, recent, recentDivisor, rope);
+        Limits limits = new Limits(budget, 0, sinks, recent, recentDivisor, rope, compactEvery);
         if (!limits.admits(budget)) {
             String protectedSlots = recentDivisor == 0 && recent < 0 ? "sinks (" + sinks + ")"
                     : "sinks (" + sinks + ") + recent (" + limits.recentAt(budget) + ") = "

@@ -174,6 +174,20 @@ class PolicyRegistryTest {
         assertRejected(spec("policy", "h2o", "budget", 64, "sinks", -1), "sinks", "at least 0");
         assertRejected(spec("policy", "h2o", "budget", 64, "recent", 2.5), "recent", "integer");
         assertRejected(spec("policy", "random", "budget", 64, "seed", 0.5), "seed", "integer");
+        assertRejected(spec("policy", "h2o", "budget", 64, "compact_every", 0), "compact_every", "between 1 and 1024");
+        assertRejected(spec("policy", "h2o", "budget", 64, "compact_every", 1025), "compact_every", "between 1 and 1024");
+        assertRejected(spec("policy", "h2o", "budget", 64, "compact_every", 2.5), "compact_every", "integer");
+        assertRejected(spec("policy", "full", "compact_every", 4), "compact_every", "no parameters");
+    }
+
+    @Test
+    void compactEveryIsEchoedWhenSetAndWidensTheSlotBound() {
+        CachePolicy p = PolicyRegistry.create(spec("policy", "entropy-merge", "budget", 64, "compact_every", 16));
+        assertThat(p.params()).containsEntry("compact_every", 16);
+        assertThat(p.maxSlots()).isEqualTo(64 + 15);
+        assertThat(((BoundedPolicy) p).compactEvery()).isEqualTo(16);
+        assertThat(PolicyRegistry.create(spec("policy", "entropy-merge", "budget", 64)).params())
+                .doesNotContainKey("compact_every");
     }
 
     @Test

@@ -39,6 +39,22 @@ class PolicySelectionTest {
     }
 
     @Test
+    void compactEveryLetsSlotsWaitThenRemovesThemTogether() {
+        try (FabricatedLayer f = new FabricatedLayer(policy("policy", "streaming", "budget", 6, "sinks", 2,
+                "compact_every", 3), 1, 4)) {
+            int[] stored = new int[14];
+            for (int step = 0; step < stored.length; step++) {
+                f.step(zeros(1, 1, 4), zeros(1, 1, 4), null);
+                stored[step] = f.layer.stored();
+            }
+            // up to 2 slots wait over the budget of 6; the 3rd triggers a compaction back to 6
+            assertThat(stored).containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 6, 7, 8, 6, 7, 8);
+            assertThat(f.layer.positions(0)).containsExactly(0, 1, 8, 9, 10, 11, 12, 13);
+        }
+        assertThat(policy("policy", "h2o", "budget", 6, "compact_every", 3).maxSlots()).isEqualTo(8);
+    }
+
+    @Test
     void h2oKeepsTheTopAccumulatedScoresNotTheLatestOnes() {
         try (FabricatedLayer f = new FabricatedLayer(policy("policy", "h2o", "budget", 5, "sinks", 1, "recent", 1), 2, 2)) {
             Random random = new Random(1);
