@@ -116,6 +116,8 @@ class HardeningIntegrationTest {
                 "kv_cache.budget"));
         t.add(gen("budget 2^63", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"h2o\", \"budget\": " + big + "}}",
                 "kv_cache.budget"));
+        t.add(gen("compact_every 0", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"h2o\", \"budget\": 64,"
+                + " \"compact_every\": 0}}", "kv_cache.compact_every"));
         t.add(gen("budget within the sinks", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"streaming\","
                 + " \"budget\": 4}}", "kv_cache.budget"));
         t.add(gen("budget and budget_ratio", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"h2o\", \"budget\": 64,"
