@@ -61,13 +61,15 @@ final class PolicyGrid {
         return PolicyRegistry.create((Map<String, Object>) cell.get("kv_cache"), architecture);
     }
 
-    /** A short label for plots and CSV: {@code h2o/256}. */
+    /** A short label for plots and CSV: {@code h2o/256}, or {@code h2o/256/every16} with {@code compact_every}. */
     @SuppressWarnings("unchecked")
     static String label(Object kvCache) {
         Map<String, Object> p = (Map<String, Object>) kvCache;
         String name = String.valueOf(p.getOrDefault("policy", PolicyRegistry.DEFAULT_POLICY));
         Object budget = p.containsKey("budget") ? p.get("budget") : p.get("budget_ratio");
-        return budget == null ? name : name + "/" + budget;
+        Object every = p.get("compact_every");
+        String label = budget == null ? name : name + "/" + budget;
+        return every == null ? label : label + "/every" + every;
     }
 
     private static void addOnce(List<Map<String, Object>> out, Map<String, Object> policy) {
