@@ -45,7 +45,7 @@ public final class HostArrays {
 
     /**
      * Releases a direct or mapped buffer now rather than at a later garbage collection (Java 17 has no
-     * public API for it). The caller must not touch {@code buffer}, or any view of it, afterwards.
+     * public API for it): staging buffers here, and the safetensors reader's memory maps. The caller must not touch {@code buffer}, or any view of it, afterwards.
      * Best effort: without {@code sun.misc.Unsafe} the collector frees it later.
      */
     public static void free(ByteBuffer buffer) {

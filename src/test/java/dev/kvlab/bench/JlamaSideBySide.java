@@ -72,7 +72,7 @@ public final class JlamaSideBySide {
                 .mapToInt(s -> Integer.parseInt(s.trim())).toArray();
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         Integer threadsArg = args.length > 3 ? Integer.valueOf(args[3]) : null;
-        System.out.println("load average at start: " + loadAverage());
+        System.out.println("load average at start: " + PerformanceBenchmark.loadAverage());
 
         List<int[]> prompts = prompts(dir, contexts);
         List<Generation> kvlab = new ArrayList<>();
@@ -130,7 +130,7 @@ public final class JlamaSideBySide {
         }
         Files.delete(logits);
         notes.forEach(System.out::println);
-        System.out.println("load average at end: " + loadAverage());
+        System.out.println("load average at end: " + PerformanceBenchmark.loadAverage());
     }
 
     /** bos followed by the first tokens of the built-in held-out corpus, one prompt per context. */
@@ -343,13 +343,5 @@ public final class JlamaSideBySide {
             in.get(out[s]);
         }
         return out;
-    }
-
-    private static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).trim();
-        } catch (IOException e) {
-            return "unknown";
-        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.kvlab.model.weights;
 
+import dev.kvlab.cache.HostArrays;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteOrder;
@@ -119,7 +120,9 @@ public final class SafetensorsFile implements WeightSource {
                     region.order(ByteOrder.LITTLE_ENDIAN);
                     decode(entry.dtype(), region, out, done, n);
                 } finally {
-                    Unmapper.unmap(region);
+                    // unmapped now, not when the collector finds it: a multi-GiB checkpoint would
+                    // otherwise keep every tensor's pages mapped while it loads
+                    HostArrays.free(region);
                 }
                 done += n;
             }
