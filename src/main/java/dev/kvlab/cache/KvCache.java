@@ -90,7 +90,12 @@ public final class KvCache implements AutoCloseable {
         return mask;
     }
 
-    /** Called by the model once all layers have taken in {@code tokens} new tokens. */
+    /** Forgets what a failed forward pass staged in every layer ({@link LayerCache#discardStaged}). */
+    public void discardStaged() {
+        layers.forEach(LayerCache::discardStaged);
+    }
+
+    /** Called once all layers have taken in {@code tokens} new tokens. */
     public void advance(int tokens) {
         seenTokens += tokens;
     }

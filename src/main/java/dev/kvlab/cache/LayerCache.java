@@ -26,6 +26,7 @@ public final class LayerCache {
     private NDArray valueBuffer;
     private int capacity;
     private int stored;
+    private int staged; // slots written after the stored ones, not yet committed
 
     private int[][] positions;
     private float[][] counts;
@@ -52,17 +53,28 @@ public final class LayerCache {
     }
 
     /**
-     * Appends the keys and values of {@code tokens} new tokens.
+     * Writes the keys and values of {@code tokens} new tokens after the stored slots without storing
+     * them yet: {@link #keys()} and {@link #values()} include them, so attention can run over them,
+     * but nothing else changes until {@link #commit}. A forward pass that fails part-way calls
+     * {@link #discardStaged()} and leaves the layer as it was.
      *
      * @param keys (kvHeads, tokens, headDim), in the cache dtype
-     * @param firstPosition the original position of the first new token
      */
-    public void append(NDArray keys, NDArray values, int firstPosition) {
+    public void stage(NDArray keys, NDArray values) {
         int tokens = (int) keys.getShape().get(1);
+        staged = 0;
         ensureCapacity(stored + tokens);
         NDIndex slots = new NDIndex(":, {}:{}, :", stored, stored + tokens);
         keyBuffer.set(slots, keys.toType(spec.dtype(), false));
         valueBuffer.set(slots, values.toType(spec.dtype(), false));
+        staged = tokens;
+    }
+
+    /**
+     * Stores the staged slots (original positions from {@code firstPosition} on, count 1, scores 0).
+     */
+    public void commit(int firstPosition) {
+        int tokens = staged;
         for (int h = 0; h < spec.kvHeads(); h++) {
             positions[h] = Arrays.copyOf(positions[h], stored + tokens);
             counts[h] = Arrays.copyOf(counts[h], stored + tokens);
@@ -74,6 +86,18 @@ public final class LayerCache {
             }
         }
         stored += tokens;
+        staged = 0;
+    }
+
+    /** Forgets staged slots: the buffer past the stored slots is free space again. */
+    public void discardStaged() {
+        staged = 0;
+    }
+
+    /** {@link #stage} then {@link #commit}: appends {@code tokens} new slots at once. */
+    public void append(NDArray keys, NDArray values, int firstPosition) {
+        stage(keys, values);
+        commit(firstPosition);
     }
 
     private void ensureCapacity(int needed) {
@@ -95,36 +119,38 @@ public final class LayerCache {
         capacity = newCapacity;
     }
 
-    /** A view of the stored keys, (kvHeads, stored, headDim). */
+    /** A view of the stored keys and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray keys() {
         return storedPart(keyBuffer);
     }
 
-    /** A view of the stored values, (kvHeads, stored, headDim). */
+    /** A view of the stored values and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray values() {
         return storedPart(valueBuffer);
     }
 
-    /** The first {@code stored} slots: one native split, where an indexed slice costs several calls. */
+    /** The first {@code stored + staged} slots: one native split, where an indexed slice costs several calls. */
     private NDArray storedPart(NDArray buffer) {
-        return buffer.split(new long[] {stored}, 1).get(0);
+        return buffer.split(new long[] {stored + staged}, 1).get(0);
     }
 
     /**
-     * The proportional-attention bias {@code log n}, shaped (kvHeads, 1, 1, stored) to broadcast over
-     * query heads and rows, or null while no slot is merged (then the bias is all zeros).
+     * The proportional-attention bias {@code log n}, shaped (kvHeads, 1, 1, stored + staged) to
+     * broadcast over query heads and rows (0 for staged slots), or null while no slot is merged (then
+     * the bias is all zeros).
      */
     public NDArray logCountBias(DataType dtype) {
         if (!anyMerged) {
             return null;
         }
-        float[] flat = new float[spec.kvHeads() * stored];
+        int slots = stored + staged;
+        float[] flat = new float[spec.kvHeads() * slots];
         for (int h = 0; h < spec.kvHeads(); h++) {
             for (int s = 0; s < stored; s++) {
-                flat[h * stored + s] = (float) Math.log(counts[h][s]);
+                flat[h * slots + s] = (float) Math.log(counts[h][s]);
             }
         }
-        return manager.create(flat, new Shape(spec.kvHeads(), 1, 1, stored)).toType(dtype, false);
+        return manager.create(flat, new Shape(spec.kvHeads(), 1, 1, slots)).toType(dtype, false);
     }
 
     /**

@@ -113,24 +113,35 @@ public record KvlabProperties(
      *
      * @param maxNewTokens the largest {@code max_new_tokens} a request may ask for
      * @param maxPromptTokens longer prompts are refused with 413
-     * @param maxConcurrent generations that run at once on the shared model
+     * @param maxConcurrent sequences decoding together in one batch; 0 (the default) means 8 on a CPU
+     *     and 32 on a GPU ({@link #maxConcurrent(boolean)})
      * @param maxQueue requests that may wait for a slot; beyond that the server answers 429
      * @param requestTimeout the longest a generation may take from arrival (queueing included)
      *     before it is cancelled and answered 503
      * @param maxBodySize larger request bodies are refused with 413 before they are parsed
+     * @param maxBatchTokens most tokens one scheduler step feeds the model (a token per decoding
+     *     sequence plus one prompt chunk); 0 (the default) means {@code kvlab.prefill.chunk} plus the
+     *     batch size, so a whole chunk fits beside a full batch of decode rows
      */
     public record Serving(
             @DefaultValue("1024") int maxNewTokens,
             @DefaultValue("8192") int maxPromptTokens,
-            @DefaultValue("2") int maxConcurrent,
+            @DefaultValue("0") int maxConcurrent,
             @DefaultValue("16") int maxQueue,
             @DefaultValue("300s") Duration requestTimeout,
-            @DefaultValue("1MB") DataSize maxBodySize) {
+            @DefaultValue("1MB") DataSize maxBodySize,
+            @DefaultValue("0") int maxBatchTokens) {
+        /** Batch size on a CPU when {@code max-concurrent} is not set. */
+        public static final int CPU_BATCH = 8;
+        /** Batch size on a GPU when {@code max-concurrent} is not set: a decode step there is far from compute-bound at 8. */
+        public static final int GPU_BATCH = 32;
+
         @ConstructorBinding
         public Serving {
             requireAtLeast("kvlab.serving.max-new-tokens", maxNewTokens, 1);
             requireAtLeast("kvlab.serving.max-prompt-tokens", maxPromptTokens, 1);
-            requireAtLeast("kvlab.serving.max-concurrent", maxConcurrent, 1);
+            requireAtLeast("kvlab.serving.max-concurrent", maxConcurrent, 0);
+            requireAtLeast("kvlab.serving.max-batch-tokens", maxBatchTokens, 0);
             requireAtLeast("kvlab.serving.max-queue", maxQueue, 0);
             if (requestTimeout == null || requestTimeout.isNegative() || requestTimeout.isZero()) {
                 throw new IllegalArgumentException("kvlab.serving.request-timeout must be > 0, got " + requestTimeout);
@@ -143,7 +154,32 @@ public record KvlabProperties(
         /** The limits with the default request timeout (300 s) and body size (1 MB). */
         public Serving(int maxNewTokens, int maxPromptTokens, int maxConcurrent, int maxQueue) {
             this(maxNewTokens, maxPromptTokens, maxConcurrent, maxQueue, Duration.ofSeconds(300),
-                    DataSize.ofMegabytes(1));
+                    DataSize.ofMegabytes(1), 0);
+        }
+
+        /** The limits with the default step size. */
+        public Serving(int maxNewTokens, int maxPromptTokens, int maxConcurrent, int maxQueue, Duration requestTimeout,
+                DataSize maxBodySize) {
+            this(maxNewTokens, maxPromptTokens, maxConcurrent, maxQueue, requestTimeout, maxBodySize, 0);
+        }
+
+        /** The batch size: {@code max-concurrent}, or the device's default when it is 0. */
+        public int maxConcurrent(boolean gpu) {
+            return maxConcurrent > 0 ? maxConcurrent : gpu ? GPU_BATCH : CPU_BATCH;
+        }
+
+        /**
+         * The step size: {@code max-batch-tokens}, or a prefill chunk plus the batch when it is 0.
+         *
+         * @throws IllegalArgumentException when it leaves no room for a prompt beside a full batch
+         */
+        public int maxBatchTokens(int batch, int prefillChunk) {
+            int tokens = maxBatchTokens > 0 ? maxBatchTokens : prefillChunk + batch;
+            if (tokens <= batch) {
+                throw new IllegalArgumentException("kvlab.serving.max-batch-tokens (" + tokens
+                        + ") must exceed the batch size (" + batch + "), or prompts would never be prefilled");
+            }
+            return tokens;
         }
     }
 

@@ -147,8 +147,17 @@ final class ExperimentReport {
             case "throughput" -> {
                 XYSeriesCollection prefill = new XYSeriesCollection();
                 XYSeriesCollection decode = new XYSeriesCollection();
+                XYSeriesCollection aggregate = new XYSeriesCollection();
                 Map<String, XYSeries[]> byPolicy = new LinkedHashMap<>();
+                Map<String, XYSeries> byPolicyAndLength = new LinkedHashMap<>();
                 for (Map<String, Object> row : rows) {
+                    double concurrency = row.get("concurrency") == null ? 1 : num(row.get("concurrency"));
+                    String atLength = label(row) + " @ " + row.get("context_length");
+                    byPolicyAndLength.computeIfAbsent(atLength, k -> new XYSeries(k, true, true))
+                            .add(concurrency, num(row.get("aggregate_decode_tokens_per_second")));
+                    if (concurrency != 1) {
+                        continue;
+                    }
                     XYSeries[] s = byPolicy.computeIfAbsent(label(row),
                             k -> new XYSeries[] {new XYSeries(k, true, true), new XYSeries(k, true, true)});
                     s[0].add(num(row.get("context_length")), num(row.get("prefill_tokens_per_second")));
@@ -158,6 +167,12 @@ final class ExperimentReport {
                     prefill.addSeries(s[0]);
                     decode.addSeries(s[1]);
                 });
+                byPolicyAndLength.values().forEach(aggregate::addSeries);
+                if (byPolicyAndLength.values().stream().anyMatch(s -> s.getItemCount() > 1)) {
+                    charts.put("Aggregate decode throughput against concurrency", lines(
+                            "Aggregate decode tokens/s (all sequences of a batch)", "concurrent sequences",
+                            "tokens/s", aggregate));
+                }
                 charts.put("Decode throughput against context", lines("Decode tokens/s", "context length (tokens)",
                         "tokens/s", decode));
                 charts.put("Prefill throughput against context", lines("Prefill tokens/s", "context length (tokens)",

@@ -1,18 +1,17 @@
 package dev.kvlab.generation;
 
-import ai.djl.ndarray.NDScope;
-import dev.kvlab.cache.KvCache;
-import dev.kvlab.model.ContextOverflowException;
 import dev.kvlab.model.TransformerModel;
-import dev.kvlab.tokenizer.StreamingDecoder;
 import dev.kvlab.tokenizer.TextTokenizer;
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionException;
 
 /**
- * The generation loop: encode, prefill the prompt in chunks, then sample and decode one token per
- * step until eos, a stop string or the token limit. Each step runs in its own {@link NDScope}, so
- * a request's native memory is its cache plus one step's temporaries, and the cache is freed when
- * the loop ends however it ends.
+ * What every generation of one model shares: the tokenizer, the end-of-sequence tokens, the BOS rule
+ * and the prefill chunk. It encodes prompts and runs generations on the calling thread, alone or as a
+ * batch; a {@link StepScheduler} runs them for a server. Each step runs in its own {@code NDScope}, so
+ * a request's native memory is its cache plus one step's temporaries, and the cache is freed when the
+ * generation ends however it ends.
  */
 public final class Generator {
     private final TransformerModel model;
@@ -61,112 +60,92 @@ public final class Generator {
         return withBos;
     }
 
+    /**
+     * Generates on the calling thread, alone. The same steps as a {@link StepScheduler} batch, so the
+     * same seed gives the same text either way.
+     *
+     * @throws GenerationCancelledException when the thread is interrupted; the cache is freed
+     */
     public GenerationResult generate(GenerationRequest request, TokenListener listener) {
-        long start = System.nanoTime();
-        int[] prompt = promptTokens(request.prompt());
-        if (prompt.length == 0) {
-            throw new IllegalArgumentException("the prompt encodes to no tokens and the model has no bos token");
-        }
-        Sampler sampler = Samplers.of(request.sampling());
-        try (KvCache cache = model.newCache(request.policy(), prefillChunk)) {
-            float[] logits = prefill(prompt, cache, listener);
-            long prefillEnd = System.nanoTime();
-            Decoding out = decode(request, logits, cache, sampler, listener);
-            long end = System.nanoTime();
-            long ttft = out.firstTokenAt > 0 ? out.firstTokenAt - start : end - start;
-            GenerationTimings timings = new GenerationTimings(prefillEnd - start, end - prefillEnd, ttft,
-                    Math.max(0, out.completionTokens - 1));
-            return new GenerationResult(out.text.toString(), out.finishReason, prompt.length, out.completionTokens,
-                    timings, cache.stats());
-        }
+        return generate(request, promptTokens(request.prompt()), listener);
     }
 
-    private float[] prefill(int[] prompt, KvCache cache, TokenListener listener) {
-        float[] logits = null;
-        for (int from = 0; from < prompt.length; from += prefillChunk) {
-            checkCancelled();
-            int to = Math.min(prompt.length, from + prefillChunk);
-            try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                float[] chunkLogits = model.forward(Arrays.copyOfRange(prompt, from, to), cache, false).toFloatArray();
-                if (to == prompt.length) {
-                    logits = chunkLogits;
+    /** {@link #generate(GenerationRequest, TokenListener)} for a prompt already encoded. */
+    public GenerationResult generate(GenerationRequest request, int[] prompt, TokenListener listener) {
+        return generateAll(List.of(new Sequence(this, request, prompt, listener, 0))).get(0);
+    }
+
+    /**
+     * Generates several requests as one batch on the calling thread, every step one forward pass over
+     * all of them (a benchmark of concurrent sequences without a scheduler thread); each ends as it
+     * would alone. Listeners are called on this thread.
+     *
+     * @param prompts each request's encoded prompt, in order (BOS included)
+     * @param maxBatchTokens most tokens per step (decode rows plus one prompt chunk)
+     * @throws RuntimeException the first request's failure, if any failed (the others' caches are freed too)
+     */
+    public List<GenerationResult> generateAll(List<GenerationRequest> requests, List<int[]> prompts,
+            int maxBatchTokens) {
+        if (requests.size() != prompts.size()) {
+            throw new IllegalArgumentException("one prompt per request");
+        }
+        List<Sequence> sequences = new ArrayList<>();
+        for (int i = 0; i < requests.size(); i++) {
+            sequences.add(new Sequence(this, requests.get(i), prompts.get(i), TokenListener.NONE, i));
+        }
+        Batch batch = new Batch(model, maxBatchTokens);
+        return run(batch, sequences);
+    }
+
+    private List<GenerationResult> generateAll(List<Sequence> sequences) {
+        return run(new Batch(model, prefillChunk + sequences.size()), sequences);
+    }
+
+    private static List<GenerationResult> run(Batch batch, List<Sequence> sequences) {
+        sequences.forEach(batch::join);
+        try {
+            while (!batch.isEmpty()) {
+                if (Thread.currentThread().isInterrupted()) {
+                    batch.cancelAll("generation cancelled");
                 }
+                batch.step();
             }
-            listener.onCacheUpdated(cache);
+        } catch (RuntimeException | Error e) {
+            batch.failAll(e);
+            throw e;
         }
-        return logits;
+        List<GenerationResult> results = new ArrayList<>();
+        for (Sequence s : sequences) {
+            try {
+                results.add(s.result().join());
+            } catch (CompletionException e) {
+                throw rethrow(e.getCause());
+            }
+        }
+        return results;
     }
 
-    /** Mutable state of the decode loop. */
-    private static final class Decoding {
-        final StringBuilder text = new StringBuilder();
-        FinishReason finishReason = FinishReason.LENGTH;
-        int completionTokens;
-        long firstTokenAt;
+    private static RuntimeException rethrow(Throwable failure) {
+        if (failure instanceof RuntimeException r) {
+            throw r;
+        }
+        if (failure instanceof Error e) {
+            throw e;
+        }
+        throw new IllegalStateException(failure);
     }
 
-    private Decoding decode(GenerationRequest request, float[] logits, KvCache cache, Sampler sampler,
-            TokenListener listener) {
-        Decoding out = new Decoding();
-        StreamingDecoder detokenizer = tokenizer.newStreamingDecoder();
-        StopSequences stops = new StopSequences(request.stop());
-        for (int step = 0; step < request.maxNewTokens(); step++) {
-            int token = sampler.sample(logits);
-            if (step == 0) {
-                out.firstTokenAt = System.nanoTime();
-            }
-            if (isEos(token)) {
-                out.finishReason = FinishReason.EOS;
-                break;
-            }
-            out.completionTokens++;
-            StopSequences.Result piece = stops.append(detokenizer.push(token));
-            emit(out, listener, token, piece.text());
-            if (piece.stopped()) {
-                out.finishReason = FinishReason.STOP;
-                return out;
-            }
-            if (step == request.maxNewTokens() - 1) {
-                break; // the last token needs no forward pass
-            }
-            checkCancelled();
-            try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                logits = model.forward(new int[] {token}, cache, false).toFloatArray();
-            } catch (ContextOverflowException e) {
-                break; // the model's positions are used up: the output ends as at max_new_tokens
-            }
-            listener.onCacheUpdated(cache);
-        }
-        StopSequences.Result tail = stops.append(detokenizer.finish());
-        String rest = tail.text() + (tail.stopped() ? "" : stops.flush());
-        if (tail.stopped()) {
-            out.finishReason = FinishReason.STOP;
-        }
-        if (!rest.isEmpty()) {
-            emit(out, listener, -1, rest);
-        }
-        return out;
+    /** A sequence for a {@link StepScheduler}: {@code order} ranks it among the others for failures. */
+    Sequence newSequence(GenerationRequest request, int[] prompt, TokenListener listener, long order) {
+        return new Sequence(this, request, prompt, listener, order);
     }
 
-    private static void emit(Decoding out, TokenListener listener, int token, String text) {
-        out.text.append(text);
-        listener.onToken(token, text);
-    }
-
-    private boolean isEos(int token) {
+    boolean isEos(int token) {
         for (int eos : eosTokenIds) {
             if (eos == token) {
                 return true;
             }
         }
         return false;
-    }
-
-    private static void checkCancelled() {
-        if (Thread.currentThread().isInterrupted()) {
-            throw new GenerationCancelledException("generation cancelled");
-        }
     }
 }

@@ -4,10 +4,12 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
 import dev.kvlab.cache.policy.CachePolicy;
+import java.util.List;
 
 /** What every architecture shares: the weights' manager, the KV spec and per-request caches. */
 public abstract class AbstractDecoder implements TransformerModel {
@@ -37,14 +39,34 @@ public abstract class AbstractDecoder implements TransformerModel {
     }
 
     @Override
-    public final NDArray forward(int[] tokens, KvCache cache, boolean allPositions) {
-        checkTokens(tokens);
-        threads.select(tokens.length);
-        return compute(tokens, cache, allPositions);
+    public final ForwardPass forward(List<SequenceInput> batch) {
+        if (batch.isEmpty()) {
+            throw new IllegalArgumentException("a forward pass needs at least one sequence");
+        }
+        int widest = 0;
+        for (SequenceInput in : batch) {
+            checkTokens(in.tokens());
+            checkPositions(in.cache().seenTokens(), in.tokens().length);
+            widest = Math.max(widest, in.tokens().length);
+        }
+        threads.select(widest);
+        ForwardPass pass = new ForwardPass(batch, config().numLayers());
+        try {
+            pass.setLogits(compute(pass));
+        } catch (RuntimeException | Error e) {
+            pass.discardRest();
+            throw e;
+        }
+        return pass;
     }
 
-    /** The architecture's forward pass ({@link #forward}, after the tokens were checked). */
-    protected abstract NDArray compute(int[] tokens, KvCache cache, boolean allPositions);
+    /**
+     * The architecture's forward pass over every sequence of {@code pass} (after the tokens were
+     * checked): stages each layer's keys and values through {@link CachedAttention}.
+     *
+     * @return f32 logits, the rows {@link ForwardPass#logitRows} describes
+     */
+    protected abstract NDArray compute(ForwardPass pass);
 
     @Override
     public KvSpec kvSpec() {
@@ -71,24 +93,49 @@ public abstract class AbstractDecoder implements TransformerModel {
         return new KvCache(kvSpec, policy, NDManager.newBaseManager(manager.getDevice()), prefillChunk);
     }
 
-    /** Token ids as an int64 index array in the request's manager. */
-    protected static NDArray tokenIndex(KvCache cache, int[] tokens) {
-        long[] ids = new long[tokens.length];
-        for (int i = 0; i < tokens.length; i++) {
-            ids[i] = tokens[i];
+    /** Every sequence's tokens, in order, as an int64 index array in the first sequence's manager. */
+    protected static NDArray tokenIndex(ForwardPass pass) {
+        int rows = 0;
+        for (int i = 0; i < pass.size(); i++) {
+            rows += pass.input(i).tokens().length;
         }
-        return cache.manager().create(ids, new Shape(tokens.length));
+        long[] ids = new long[rows];
+        int r = 0;
+        for (int i = 0; i < pass.size(); i++) {
+            for (int t : pass.input(i).tokens()) {
+                ids[r++] = t;
+            }
+        }
+        return pass.input(0).cache().manager().create(ids, new Shape(rows));
     }
 
-    /** Rows to project to logits: all of them, or just the last (a decode step has only that one). */
-    protected static NDArray lastRows(NDArray x, boolean allPositions) {
-        return allPositions || x.getShape().get(0) == 1 ? x : x.get("-1:, :");
+    /**
+     * The rows to project to logits: each sequence's last row, or all its rows when it asked for
+     * every position. A pass of single tokens (decode steps) needs no selection.
+     */
+    protected static NDArray logitRows(NDArray x, ForwardPass pass) {
+        int rows = (int) x.getShape().get(0);
+        if (pass.logitRows() == rows) {
+            return x;
+        }
+        long[] index = new long[pass.logitRows()];
+        int r = 0;
+        int row = 0;
+        for (int i = 0; i < pass.size(); i++) {
+            SequenceInput in = pass.input(i);
+            int tokens = in.tokens().length;
+            for (int t = in.allPositions() ? 0 : tokens - 1; t < tokens; t++) {
+                index[r++] = row + t;
+            }
+            row += tokens;
+        }
+        if (pass.size() == 1) { // one contiguous run of rows: a slice
+            return x.get(new NDIndex("{}:, :", index[0]));
+        }
+        return x.get(pass.input(0).cache().manager().create(index));
     }
 
     private void checkTokens(int[] tokens) {
-        if (tokens.length == 0) {
-            throw new IllegalArgumentException("forward needs at least one token");
-        }
         int vocab = config().vocabSize();
         for (int t : tokens) {
             if (t < 0 || t >= vocab) {

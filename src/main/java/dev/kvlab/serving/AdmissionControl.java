@@ -2,6 +2,7 @@ package dev.kvlab.serving;
 
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationCancelledException;
+import dev.kvlab.generation.StepScheduler;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
@@ -15,7 +16,8 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 /**
- * Lets at most {@code kvlab.serving.max-concurrent} generations run on the shared model, and only as
+ * Lets at most {@code kvlab.serving.max-concurrent} generations (the scheduler's batch) run on the
+ * shared model, and only as
  * many as the memory left can hold: each request reserves the bytes {@link MemoryGuard} predicts for
  * it while it runs. Up to {@code kvlab.serving.max-queue} more wait in arrival order (first come, first
  * served: a large request at the head is not overtaken by small ones); the rest are refused with 429
@@ -48,8 +50,8 @@ class AdmissionControl {
     private long reservedBytes;
 
     @Autowired
-    AdmissionControl(KvlabProperties properties, MemoryGuard guard, MeterRegistry registry) {
-        this(properties.serving().maxConcurrent(), properties.serving().maxQueue(), guard::availableBytes);
+    AdmissionControl(StepScheduler scheduler, KvlabProperties properties, MemoryGuard guard, MeterRegistry registry) {
+        this(scheduler.maxSequences(), properties.serving().maxQueue(), guard::availableBytes);
         Gauge.builder("kvlab.requests.running", this, AdmissionControl::running)
                 .description("Generations running on the model now")
                 .register(registry);
@@ -98,6 +100,11 @@ class AdmissionControl {
         Permit permit = enter(0);
         permit.awaitTurn();
         return permit;
+    }
+
+    /** The most generations that run at once: the scheduler's batch size. */
+    int maxConcurrent() {
+        return maxConcurrent;
     }
 
     int running() {

@@ -2,7 +2,9 @@ package dev.kvlab.serving;
 
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.Generator;
+import dev.kvlab.generation.StepScheduler;
 import dev.kvlab.metrics.DeviceMemoryProbe;
+import dev.kvlab.metrics.SchedulerMetrics;
 import dev.kvlab.model.Architecture;
 import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.ModelFolder;
@@ -14,9 +16,11 @@ import dev.kvlab.model.hub.HubException;
 import dev.kvlab.model.weights.WeightException;
 import dev.kvlab.tokenizer.TextTokenizer;
 import dev.kvlab.tokenizer.TokenizerException;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -102,5 +106,21 @@ public class EngineConfiguration {
         // Llama checkpoints are trained with a bos token before every document; GPT-2 is not.
         Integer bos = model.config().architecture() == Architecture.LLAMA ? folder.bosTokenId() : null;
         return new Generator(model, tokenizer, folder.eosTokenIds(), bos, properties.prefill().chunk());
+    }
+
+    /**
+     * The model's step scheduler: {@code kvlab.serving.max-concurrent} sequences per batch (8 on a CPU,
+     * 32 on a GPU unless set) and {@code kvlab.serving.max-batch-tokens} tokens per step. Closed before
+     * the model, so no step runs on a closed model.
+     */
+    @Bean(destroyMethod = "close")
+    StepScheduler stepScheduler(Generator generator, KvlabProperties properties,
+            ObjectProvider<MeterRegistry> registry) {
+        int batch = properties.serving().maxConcurrent(generator.model().device().isGpu());
+        int tokens = properties.serving().maxBatchTokens(batch, properties.prefill().chunk());
+        log.info("Scheduler: up to {} sequences and {} tokens per step", batch, tokens);
+        MeterRegistry meters = registry.getIfAvailable();
+        return new StepScheduler(generator, batch, tokens,
+                meters == null ? StepScheduler.StepObserver.NONE : new SchedulerMetrics(meters, batch, tokens));
     }
 }

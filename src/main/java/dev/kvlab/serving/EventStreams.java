@@ -29,12 +29,12 @@ final class EventStreams {
     }
 
     /** Cancels {@code job} when the client goes away or the stream times out (no-ops once it has finished). */
-    static void cancelWhenClosed(SseEmitter emitter, GenerationService.Job job) {
+    static void cancelWhenClosed(SseEmitter emitter, GenerationJob job) {
         if (job == null) {
             return;
         }
-        emitter.onTimeout(() -> job.cancel(GenerationService.Cancel.TIMEOUT));
-        emitter.onError(e -> job.cancel(GenerationService.Cancel.CLIENT_GONE));
-        emitter.onCompletion(() -> job.cancel(GenerationService.Cancel.CLIENT_GONE));
+        emitter.onTimeout(() -> job.cancel(GenerationFailures.Cancel.TIMEOUT));
+        emitter.onError(e -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE));
+        emitter.onCompletion(() -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE));
     }
 }

@@ -1,29 +1,20 @@
 package dev.kvlab.serving;
 
-import ai.djl.engine.EngineException;
 import ai.djl.pytorch.jni.JniUtils;
-import dev.kvlab.cache.CacheStats;
-import dev.kvlab.cache.KvCache;
 import dev.kvlab.config.KvlabProperties;
-import dev.kvlab.generation.GenerationCancelledException;
 import dev.kvlab.generation.GenerationRequest;
-import dev.kvlab.generation.GenerationResult;
-import dev.kvlab.generation.Generator;
-import dev.kvlab.generation.TokenListener;
+import dev.kvlab.generation.StepScheduler;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.Architecture;
-import dev.kvlab.model.ContextOverflowException;
+import dev.kvlab.serving.GenerationFailures.Cancel;
 import jakarta.annotation.PreDestroy;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -35,13 +26,11 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Service;
 
 /**
- * Runs validated generation requests on the shared model. Before a request queues it is checked: a
+ * Admits validated generation requests to the shared model. Before a request queues it is checked: a
  * prompt too long is 413, one that cannot fit in memory even alone is 507 ({@link MemoryGuard}), a
- * full queue is 429 ({@link AdmissionControl}). Admitted requests generate on a worker pool, each
- * under {@code kvlab.serving.request-timeout}, and can be cancelled at any time (client gone,
- * timeout, shutdown): the worker is interrupted, the generator stops at the next step and frees the
- * cache. A device out-of-memory fails only its own request (507), is counted, and the device's
- * caching allocator is emptied so the next request starts clean.
+ * full queue is 429 ({@link AdmissionControl}). The prompt is encoded once, here. An admitted request
+ * becomes a {@link GenerationJob}, which waits for its turn and then generates in the model's
+ * {@link StepScheduler} batch, under {@code kvlab.serving.request-timeout}.
  */
 @Service
 class GenerationService {
@@ -49,33 +38,33 @@ class GenerationService {
     private static final Logger log = LoggerFactory.getLogger(GenerationService.class);
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(30);
 
-    /** Why a generation was cancelled. */
-    enum Cancel { TIMEOUT, CLIENT_GONE, SHUTDOWN }
-
-    private final Generator generator;
+    private final StepScheduler scheduler;
     private final AdmissionControl admission;
     private final MemoryGuard guard;
     private final GenerationMetrics metrics;
     private final DeviceMemoryProbe memory;
+    private final GenerationFailures failures;
     private final int maxPromptTokens;
     private final Duration timeout;
     private final ThreadPoolExecutor workers;
     private final ScheduledThreadPoolExecutor timer;
-    private final Set<Job> jobs = ConcurrentHashMap.newKeySet();
+    private final Set<GenerationJob> jobs = ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
 
     @Autowired
-    GenerationService(Generator generator, AdmissionControl admission, MemoryGuard guard, GenerationMetrics metrics,
-            DeviceMemoryProbe memory, KvlabProperties properties) {
-        this.generator = generator;
+    GenerationService(StepScheduler scheduler, AdmissionControl admission, MemoryGuard guard,
+            GenerationMetrics metrics, DeviceMemoryProbe memory, KvlabProperties properties) {
+        this.scheduler = scheduler;
         this.admission = admission;
         this.guard = guard;
         this.metrics = metrics;
         this.memory = memory;
         this.maxPromptTokens = properties.serving().maxPromptTokens();
         this.timeout = properties.serving().requestTimeout();
-        // one thread per admitted request (running or queued): admission bounds them, so none is refused
-        int threads = properties.serving().maxConcurrent() + properties.serving().maxQueue() + 1;
+        this.failures = new GenerationFailures(timeout);
+        // one thread per admitted request (running or queued), which only waits and writes to its client:
+        // admission bounds them, so none is refused
+        int threads = admission.maxConcurrent() + properties.serving().maxQueue() + 1;
         this.workers = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 daemonThreads("kvlab-generate-"));
         this.workers.allowCoreThreadTimeOut(true);
@@ -83,9 +72,29 @@ class GenerationService {
         this.timer.setRemoveOnCancelPolicy(true);
     }
 
+    StepScheduler scheduler() {
+        return scheduler;
+    }
+
+    GenerationMetrics metrics() {
+        return metrics;
+    }
+
+    DeviceMemoryProbe memory() {
+        return memory;
+    }
+
+    GenerationFailures failures() {
+        return failures;
+    }
+
+    void finished(GenerationJob job) {
+        jobs.remove(job);
+    }
+
     /** The loaded model's architecture, which decides which cache options apply. */
     Architecture architecture() {
-        return generator.model().config().architecture();
+        return scheduler.generator().model().config().architecture();
     }
 
     /**
@@ -96,12 +105,13 @@ class GenerationService {
      *     model's positions, 400 for a prompt that encodes to nothing, 429 when the queue is full, 507
      *     when it does not fit in memory
      */
-    Job stream(GenerationRequest request, GenerationSink sink) {
+    GenerationJob stream(GenerationRequest request, GenerationSink sink) {
         long arrival = System.nanoTime();
         if (closing) {
             throw ApiException.unavailable("the server is shutting down", null);
         }
-        int promptTokens = generator.promptTokens(request.prompt()).length;
+        int[] prompt = scheduler.generator().promptTokens(request.prompt());
+        int promptTokens = prompt.length;
         if (promptTokens > maxPromptTokens) {
             throw ApiException.tooLarge("prompt", "is " + promptTokens + " tokens, more than the " + maxPromptTokens
                     + " allowed (kvlab.serving.max-prompt-tokens)", null);
@@ -112,11 +122,11 @@ class GenerationService {
         MemoryGuard.Prediction need = guard.predict(request.policy(), promptTokens, request.maxNewTokens());
         checkFits(request.policy().name(), need);
         AdmissionControl.Permit permit = admission.enter(need.requiredBytes());
-        Job job = new Job(request, promptTokens, arrival, permit, sink);
+        GenerationJob job = new GenerationJob(this, request, prompt, arrival, permit, sink);
         jobs.add(job);
         try {
             long left = timeout.toNanos() - (System.nanoTime() - arrival);
-            job.deadline = timer.schedule(() -> job.cancel(Cancel.TIMEOUT), left, TimeUnit.NANOSECONDS);
+            job.deadline(timer.schedule(() -> job.cancel(Cancel.TIMEOUT), left, TimeUnit.NANOSECONDS));
             workers.execute(job);
         } catch (RejectedExecutionException e) {
             jobs.remove(job);
@@ -167,13 +177,30 @@ class GenerationService {
         }
     }
 
-    private static boolean isOutOfMemory(EngineException e) {
-        return e.getMessage() != null && e.getMessage().toLowerCase(Locale.ROOT).contains("out of memory");
+    /**
+     * The exception a failed generation ends with. A device out-of-memory is counted, the device's
+     * caching allocator is emptied so the next request starts clean, and the client gets a 507.
+     */
+    RuntimeException failureOf(Throwable failure, String policy, boolean decoding, int promptTokens,
+            long reservedBytes) {
+        if (!GenerationFailures.isOutOfMemory(failure)) {
+            return failure instanceof RuntimeException r ? r : new IllegalStateException(failure);
+        }
+        GenerationMetrics.Phase phase = decoding ? GenerationMetrics.Phase.DECODE : GenerationMetrics.Phase.PREFILL;
+        metrics.recordOutOfMemory(policy, phase, GenerationMetrics.Source.DEVICE);
+        releaseDeviceMemory();
+        String during = phase.name().toLowerCase(Locale.ROOT);
+        log.warn("Out of memory on {} during {} ({} policy, {} prompt tokens): {}", guard.deviceName(), during, policy,
+                promptTokens, failure.getMessage());
+        return ApiException.insufficientMemory("the device ran out of memory during " + during
+                + "; use a shorter prompt, fewer new tokens or a bounded kv_cache policy", failure)
+                .with("kv_bytes_per_token", guard.kvBytesPerToken())
+                .with("required_bytes", reservedBytes);
     }
 
     /** Returns what the failed request held on a GPU to the device, so the next request can use it. */
     private void releaseDeviceMemory() {
-        if (generator.model() != null && generator.model().device().isGpu()) {
+        if (scheduler.generator().model() != null && scheduler.generator().model().device().isGpu()) {
             JniUtils.emptyCudaCache();
         }
     }
@@ -185,177 +212,5 @@ class GenerationService {
             t.setDaemon(true);
             return t;
         };
-    }
-
-    /** One admitted generation: waits for its turn, generates, reports to its sink. */
-    final class Job implements Runnable {
-        private final GenerationRequest request;
-        private final int promptTokens;
-        private final long arrival;
-        private final AdmissionControl.Permit permit;
-        private final GenerationSink sink;
-        private final String id = UUID.randomUUID().toString();
-        private volatile ScheduledFuture<?> deadline;
-        private Thread worker; // guarded by this
-        private Cancel cancelled; // guarded by this
-        private boolean finished; // guarded by this
-
-        private Job(GenerationRequest request, int promptTokens, long arrival, AdmissionControl.Permit permit,
-                GenerationSink sink) {
-            this.request = request;
-            this.promptTokens = promptTokens;
-            this.arrival = arrival;
-            this.permit = permit;
-            this.sink = sink;
-        }
-
-        /** A random id, the suffix of the response id ({@code gen-…}, {@code cmpl-…}). */
-        String id() {
-            return id;
-        }
-
-        /** Stops the generation (or its wait for a slot) soon; a no-op once it has finished. */
-        void cancel(Cancel reason) {
-            synchronized (this) {
-                if (finished || cancelled != null) {
-                    return;
-                }
-                cancelled = reason;
-                if (worker != null) {
-                    worker.interrupt();
-                }
-            }
-        }
-
-        @Override
-        public void run() {
-            GenerateResponse response = null;
-            Throwable failure = null;
-            try {
-                synchronized (this) {
-                    if (cancelled != null) {
-                        throw new GenerationCancelledException("cancelled before it started");
-                    }
-                    worker = Thread.currentThread();
-                }
-                response = execute();
-            } catch (Throwable t) {
-                failure = t;
-            } finally {
-                permit.close();
-                synchronized (this) {
-                    worker = null;
-                    finished = true;
-                    Thread.interrupted(); // a cancel that came too late must not disturb the sink or the pool
-                }
-                ScheduledFuture<?> d = deadline;
-                if (d != null) {
-                    d.cancel(false);
-                }
-                jobs.remove(this);
-            }
-            deliver(response, failure);
-        }
-
-        private GenerateResponse execute() {
-            permit.awaitTurn();
-            String policy = request.policy().name();
-            try (GenerationMetrics.RequestRecorder recorder = metrics.start(policy, arrival)) {
-                recorder.promptPrefilled(promptTokens);
-                GenerationResult result;
-                try {
-                    result = generator.generate(request, new Listener(recorder));
-                } catch (EngineException e) {
-                    if (!isOutOfMemory(e)) {
-                        throw e;
-                    }
-                    GenerationMetrics.Phase phase = recorder.decoding()
-                            ? GenerationMetrics.Phase.DECODE : GenerationMetrics.Phase.PREFILL;
-                    metrics.recordOutOfMemory(policy, phase, GenerationMetrics.Source.DEVICE);
-                    releaseDeviceMemory();
-                    log.warn("Out of memory on {} during {} ({} policy, {} prompt tokens): {}", guard.deviceName(),
-                            phase.name().toLowerCase(Locale.ROOT), policy, promptTokens, e.getMessage());
-                    throw ApiException.insufficientMemory("the device ran out of memory during "
-                            + phase.name().toLowerCase(Locale.ROOT) + "; use a shorter prompt, fewer new tokens or a"
-                            + " bounded kv_cache policy", e)
-                            .with("kv_bytes_per_token", guard.kvBytesPerToken())
-                            .with("required_bytes", permit.reservedBytes());
-                }
-                return GenerateResponse.of("gen-" + id, result, permit.waitedNanos(), memory.snapshot());
-            }
-        }
-
-        private void deliver(GenerateResponse response, Throwable failure) {
-            try {
-                if (failure == null) {
-                    sink.done(response);
-                    return;
-                }
-                ApiException problem = problem(failure);
-                if (problem != null) {
-                    sink.failed(problem);
-                } else {
-                    log.error("Unexpected failure of generation {}", id, failure);
-                    sink.failed(ApiException.internal("internal error; the server log has the details", failure));
-                }
-            } catch (IOException e) {
-                log.debug("Could not report the end of generation {} to its client: {}", id, e.toString());
-            } catch (RuntimeException e) {
-                log.warn("Could not report the end of generation {} to its client", id, e);
-            }
-        }
-
-        /** The problem a failure means for the client, or null for a server fault. */
-        private ApiException problem(Throwable failure) {
-            if (failure instanceof ApiException api) {
-                return api;
-            }
-            if (failure instanceof ContextOverflowException overflow) {
-                return ApiException.tooLarge("prompt", overflow.getMessage(), overflow);
-            }
-            if (failure instanceof GenerationCancelledException cancel) {
-                Cancel reason;
-                synchronized (this) {
-                    reason = cancelled;
-                }
-                String why = reason == null ? cancel.getMessage() : switch (reason) {
-                    case TIMEOUT -> "the generation took longer than kvlab.serving.request-timeout ("
-                            + timeout.toSeconds() + "s) and was cancelled";
-                    case CLIENT_GONE -> "the client disconnected";
-                    case SHUTDOWN -> "the server is shutting down";
-                };
-                return ApiException.unavailable(why, cancel);
-            }
-            return null;
-        }
-
-        /** Streams tokens to the sink and keeps the live figures (metrics, admission) up to date. */
-        private final class Listener implements TokenListener {
-            private final GenerationMetrics.RequestRecorder recorder;
-
-            Listener(GenerationMetrics.RequestRecorder recorder) {
-                this.recorder = recorder;
-            }
-
-            @Override
-            public void onToken(int tokenId, String text) {
-                if (tokenId >= 0) {
-                    recorder.tokenGenerated();
-                }
-                try {
-                    sink.token(tokenId, text);
-                } catch (IOException e) {
-                    cancel(Cancel.CLIENT_GONE);
-                    throw new GenerationCancelledException("the client disconnected: " + e.getMessage());
-                }
-            }
-
-            @Override
-            public void onCacheUpdated(KvCache cache) {
-                CacheStats s = cache.stats();
-                recorder.cacheUpdated(s.bytes(), s.storedTokens(), s.fullCacheBytes(), s.evicted(), s.merged());
-                permit.liveBytes(cache.allocatedBytes());
-            }
-        }
     }
 }

@@ -72,10 +72,10 @@ class JsonReplies {
             this.answer = answer;
         }
 
-        void watch(GenerationService.Job job, ConnectionProbe probe) {
-            result.onTimeout(() -> stopThen(job, GenerationService.Cancel.TIMEOUT));
-            result.onError(e -> stopThen(job, GenerationService.Cancel.CLIENT_GONE));
-            result.onCompletion(() -> stopThen(job, GenerationService.Cancel.CLIENT_GONE));
+        void watch(GenerationJob job, ConnectionProbe probe) {
+            result.onTimeout(() -> stopThen(job, GenerationFailures.Cancel.TIMEOUT));
+            result.onError(e -> stopThen(job, GenerationFailures.Cancel.CLIENT_GONE));
+            result.onCompletion(() -> stopThen(job, GenerationFailures.Cancel.CLIENT_GONE));
             synchronized (this) {
                 if (!answered) {
                     long period = PROBE_PERIOD.toMillis();
@@ -86,14 +86,14 @@ class JsonReplies {
         }
 
         /** Runs on the probe thread; holding the lock keeps the probe off the connection once the reply is sent. */
-        private synchronized void probe(GenerationService.Job job, ConnectionProbe probe) {
+        private synchronized void probe(GenerationJob job, ConnectionProbe probe) {
             if (answered) {
                 return;
             }
             try {
                 if (probe.clientGone()) {
                     stop();
-                    job.cancel(GenerationService.Cancel.CLIENT_GONE);
+                    job.cancel(GenerationFailures.Cancel.CLIENT_GONE);
                 }
             } catch (IOException | RuntimeException e) {
                 log.debug("Cannot watch the client of generation {} any more: {}", job.id(), e.toString());
@@ -124,7 +124,7 @@ class JsonReplies {
         }
 
         /** The async cycle ends (timeout, error, completion): the generation has no one to answer any more. */
-        private void stopThen(GenerationService.Job job, GenerationService.Cancel reason) {
+        private void stopThen(GenerationJob job, GenerationFailures.Cancel reason) {
             stop();
             job.cancel(reason); // a no-op once it has finished
         }

@@ -37,7 +37,9 @@ class KvlabPropertiesTest {
         assertThat(p.memory().limit()).isNull();
         assertThat(p.serving().maxNewTokens()).isEqualTo(1024);
         assertThat(p.serving().maxPromptTokens()).isEqualTo(8192);
-        assertThat(p.serving().maxConcurrent()).isEqualTo(2);
+        assertThat(p.serving().maxConcurrent(false)).isEqualTo(8);
+        assertThat(p.serving().maxConcurrent(true)).isEqualTo(32);
+        assertThat(p.serving().maxBatchTokens(8, 512)).isEqualTo(520);
         assertThat(p.serving().maxQueue()).isEqualTo(16);
         assertThat(p.serving().requestTimeout()).isEqualTo(Duration.ofSeconds(300));
         assertThat(p.serving().maxBodySize()).isEqualTo(DataSize.ofMegabytes(1));
@@ -87,7 +89,8 @@ class KvlabPropertiesTest {
 
     @Test
     void badValuesFailBindingNamingTheProperty() {
-        assertBindFails(Map.of("kvlab.serving.max-concurrent", "0"), "kvlab.serving.max-concurrent");
+        assertBindFails(Map.of("kvlab.serving.max-concurrent", "-1"), "kvlab.serving.max-concurrent");
+        assertBindFails(Map.of("kvlab.serving.max-batch-tokens", "-1"), "kvlab.serving.max-batch-tokens");
         assertBindFails(Map.of("kvlab.serving.max-queue", "-1"), "kvlab.serving.max-queue");
         assertBindFails(Map.of("kvlab.prefill.chunk", "0"), "kvlab.prefill.chunk");
         assertBindFails(Map.of("kvlab.cpu.decode-threads", "-1"), "kvlab.cpu.decode-threads");

@@ -3,6 +3,7 @@ package dev.kvlab.generation;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvlab.cache.policy.FullPolicy;
+import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.testing.TinyModel;
@@ -61,6 +62,47 @@ class NativeMemoryTest {
             assertTrue(200 * cacheBytes > 4 * MAX_GROWTH_BYTES, "the test must be able to see a leaked cache");
             assertTrue(growth < MAX_GROWTH_BYTES, "RSS grew by " + (growth >> 20) + " MiB");
         }
+    }
+
+    /**
+     * The same bound for the scheduler's path: 50 batches of 4 sequences with mixed policies (one
+     * forward pass per step for all, caches staged, committed and compacted) after the warm-up.
+     */
+    @Test
+    void twoHundredBatchedGenerationsDoNotGrowResidentMemory() throws IOException {
+        TinyModel tiny = TinyModels.llama().hidden(128).heads(4).kvHeads(4).intermediate(256).maxPositions(1024)
+                .writeTo(dir.resolve("batched"));
+        try (TransformerModel model = ModelLoader.load(tiny.dir(), new ModelLoader.Options("cpu", null));
+                TextTokenizer tokenizer = TextTokenizer.load(tiny.tokenizerJson())) {
+            Generator generator = new Generator(model, tokenizer, new int[0], TinyModels.BOS_ID, 128);
+            int[] prompt = generator.promptTokens("memory should stay flat across many batches, ".repeat(12));
+            List<int[]> prompts = List.of(prompt, prompt, prompt, prompt);
+            long cacheBytes = 0;
+            for (int i = 0; i < WARM_UP / 4; i++) {
+                cacheBytes = generator.generateAll(batch(), prompts, 140).get(0).cache().peakBytes();
+            }
+            long before = residentAfterGc();
+            for (int i = 0; i < 50; i++) {
+                generator.generateAll(batch(), prompts, 140);
+            }
+            long growth = residentAfterGc() - before;
+            System.out.printf("RSS growth over 50 batches of 4: %.1f MiB (full cache per request %.2f MiB)%n",
+                    growth / 1048576.0, cacheBytes / 1048576.0);
+            assertTrue(200 * cacheBytes > 4 * MAX_GROWTH_BYTES, "the test must be able to see a leaked cache");
+            assertTrue(growth < MAX_GROWTH_BYTES, "RSS grew by " + (growth >> 20) + " MiB");
+        }
+    }
+
+    private static List<GenerationRequest> batch() {
+        SamplingParams sampling = new SamplingParams(0.8, 0, 1.0, 1);
+        return List.of(
+                new GenerationRequest("", 16, sampling, List.of(), new FullPolicy()),
+                new GenerationRequest("", 16, sampling, List.of(),
+                        PolicyRegistry.create(java.util.Map.of("policy", "h2o", "budget", 64))),
+                new GenerationRequest("", 16, sampling, List.of(),
+                        PolicyRegistry.create(java.util.Map.of("policy", "entropy-merge", "budget", 64))),
+                new GenerationRequest("", 16, sampling, List.of(),
+                        PolicyRegistry.create(java.util.Map.of("policy", "streaming", "budget", 64))));
     }
 
     /**

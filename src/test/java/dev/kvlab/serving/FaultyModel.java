@@ -1,13 +1,15 @@
 package dev.kvlab.serving;
 
 import ai.djl.Device;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
 import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.model.ForwardPass;
 import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.SequenceInput;
 import dev.kvlab.model.TransformerModel;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.springframework.beans.factory.config.BeanPostProcessor;
@@ -47,7 +49,7 @@ final class FaultyModel implements TransformerModel {
     }
 
     @Override
-    public NDArray forward(int[] tokens, KvCache cache, boolean allPositions) {
+    public ForwardPass forward(List<SequenceInput> batch) {
         if (failure.get() != null && forwardsBeforeFailure.getAndDecrement() <= 0) {
             RuntimeException e = failure.getAndSet(null);
             if (e != null) {
@@ -61,7 +63,12 @@ final class FaultyModel implements TransformerModel {
                 Thread.currentThread().interrupt(); // the generator notices at its next step
             }
         }
-        return delegate.forward(tokens, cache, allPositions);
+        return delegate.forward(batch);
+    }
+
+    @Override
+    public void checkPositions(long first, int count) {
+        delegate.checkPositions(first, count);
     }
 
     @Override

@@ -72,7 +72,7 @@ class GenerateControllerTest {
     private void finishWith(Outcome outcome) {
         doAnswer(call -> {
             outcome.reportTo(call.getArgument(1));
-            return mock(GenerationService.Job.class);
+            return mock(GenerationJob.class);
         }).when(generation).stream(any(), any());
     }
 

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.anyLong;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.Mockito.doAnswer;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.verify;
@@ -21,6 +23,7 @@ import dev.kvlab.generation.GenerationResult;
 import dev.kvlab.generation.GenerationTimings;
 import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.SamplingParams;
+import dev.kvlab.generation.StepScheduler;
 import dev.kvlab.generation.TokenListener;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
@@ -31,6 +34,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -44,6 +48,9 @@ import org.springframework.util.unit.DataSize;
 class GenerationServiceTest {
 
     private final Generator generator = mock(Generator.class);
+    private final StepScheduler scheduler = mock(StepScheduler.class);
+    /** What the scheduler does with the next submissions, in turn; the last one repeats. */
+    private final List<Behaviour> behaviours = new CopyOnWriteArrayList<>();
     private final MemoryGuard guard = mock(MemoryGuard.class);
     private final AdmissionControl admission = new AdmissionControl(1, 0);
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -54,6 +61,40 @@ class GenerationServiceTest {
         when(guard.capacity(anyLong()))
                 .thenReturn(new MemoryGuard.Availability(1_000_000, GenerationMetrics.Source.DEVICE));
         when(generator.promptTokens("hello")).thenReturn(new int[3]);
+        when(scheduler.generator()).thenReturn(generator);
+        when(scheduler.submit(any(), any(), any())).thenAnswer(call -> {
+            TokenListener listener = call.getArgument(2);
+            CompletableFuture<GenerationResult> result = new CompletableFuture<>();
+            StepScheduler.Handle handle = mock(StepScheduler.Handle.class);
+            when(handle.result()).thenReturn(result);
+            doAnswer(c -> result.completeExceptionally(new GenerationCancelledException(c.getArgument(0))))
+                    .when(handle).cancel(anyString());
+            Behaviour next = behaviours.size() > 1 ? behaviours.remove(0) : behaviours.get(0);
+            Thread step = new Thread(() -> {
+                try {
+                    next.run(listener, result);
+                } catch (Throwable e) {
+                    result.completeExceptionally(e);
+                }
+            });
+            step.setDaemon(true);
+            step.start();
+            return handle;
+        });
+    }
+
+    /** The scheduler's side of one generation: emits through the listener, then ends the result. */
+    @FunctionalInterface
+    private interface Behaviour {
+        void run(TokenListener listener, CompletableFuture<GenerationResult> result) throws Exception;
+    }
+
+    private void schedulerReturns(GenerationResult r) {
+        behaviours.add((listener, result) -> result.complete(r));
+    }
+
+    private void schedulerFails(RuntimeException e) {
+        behaviours.add((listener, result) -> result.completeExceptionally(e));
     }
 
     @AfterEach
@@ -67,7 +108,7 @@ class GenerationServiceTest {
                 new KvlabProperties.Serving(1024, 10, 1, 0, timeout, DataSize.ofMegabytes(1)),
                 new KvlabProperties.Security(null),
                 new KvlabProperties.Cpu(1));
-        return new GenerationService(generator, admission, guard, new GenerationMetrics(registry),
+        return new GenerationService(scheduler, admission, guard, new GenerationMetrics(registry),
                 new DeviceMemoryProbe(Device.cpu()), properties);
     }
 
@@ -93,26 +134,20 @@ class GenerationServiceTest {
                 .mapToDouble(c -> c.count()).sum();
     }
 
-    /** A generator that emits a token every few milliseconds until it is interrupted. */
+    /** A scheduler that emits a token every few milliseconds until the generation is cancelled. */
     private void generateUntilInterrupted(CountDownLatch started) {
-        when(generator.generate(any(), any())).thenAnswer(call -> {
-            TokenListener listener = call.getArgument(1);
+        behaviours.add((listener, result) -> {
             started.countDown();
-            while (true) {
+            while (!result.isDone()) {
                 listener.onToken(1, "x");
-                try {
-                    Thread.sleep(5);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new GenerationCancelledException("generation cancelled");
-                }
+                Thread.sleep(5);
             }
         });
     }
 
     @Test
     void generatesAndReleasesTheSlot() {
-        when(generator.generate(any(), any())).thenReturn(result("hi"));
+        schedulerReturns(result("hi"));
         GenerateResponse r = await(service, request());
         assertThat(r.text()).isEqualTo("hi");
         assertThat(r.id()).startsWith("gen-");
@@ -124,7 +159,7 @@ class GenerationServiceTest {
     void promptOverTheLimitIs413BeforeQueueing() {
         when(generator.promptTokens("hello")).thenReturn(new int[11]);
         assertProblem(() -> await(service, request()), HttpStatus.CONTENT_TOO_LARGE, "prompt");
-        verify(generator, never()).generate(any(), any());
+        verify(scheduler, never()).submit(any(), any(), any());
     }
 
     @Test
@@ -135,7 +170,7 @@ class GenerationServiceTest {
 
     @Test
     void contextOverflowIs413AndFreesTheSlot() {
-        when(generator.generate(any(), any())).thenThrow(new ContextOverflowException("past n_positions 128", 128));
+        schedulerFails(new ContextOverflowException("past n_positions 128", 128));
         assertProblem(() -> await(service, request()), HttpStatus.CONTENT_TOO_LARGE, "prompt");
         assertThat(admission.running()).isZero();
     }
@@ -150,15 +185,14 @@ class GenerationServiceTest {
                     .containsEntry("available_bytes", 850L).containsEntry("kv_bytes_per_token", 100L)
                     .containsEntry("limited_by", "budget");
         });
-        verify(generator, never()).generate(any(), any());
+        verify(scheduler, never()).submit(any(), any(), any());
         assertThat(oomEvents("budget")).isEqualTo(1);
     }
 
     @Test
     void deviceOutOfMemoryIs507CountedAndTheNextRequestRuns() {
-        when(generator.generate(any(), any()))
-                .thenThrow(new EngineException("CUDA out of memory. Tried to allocate"))
-                .thenReturn(result("fine"));
+        schedulerFails(new EngineException("CUDA out of memory. Tried to allocate"));
+        schedulerReturns(result("fine"));
         assertProblem(() -> await(service, request()), HttpStatus.INSUFFICIENT_STORAGE, null);
         assertThat(admission.running()).isZero();
         assertThat(oomEvents("device")).isEqualTo(1);
@@ -169,7 +203,7 @@ class GenerationServiceTest {
 
     @Test
     void otherEngineFailuresAreNotMistakenForOutOfMemory() {
-        when(generator.generate(any(), any())).thenThrow(new EngineException("shape mismatch"));
+        schedulerFails(new EngineException("shape mismatch"));
         assertThatThrownBy(() -> await(service, request())).isInstanceOfSatisfying(ApiException.class,
                 e -> assertThat(e.getStatusCode()).isEqualTo(HttpStatus.INTERNAL_SERVER_ERROR)).hasCauseInstanceOf(EngineException.class);
         assertThat(oomEvents("device")).isZero();
@@ -228,9 +262,9 @@ class GenerationServiceTest {
         CountDownLatch started = new CountDownLatch(1);
         generateUntilInterrupted(started);
         CompletableFuture<ApiException> failure = new CompletableFuture<>();
-        GenerationService.Job job = service.stream(request(), sink(failure));
+        GenerationJob job = service.stream(request(), sink(failure));
         assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
-        job.cancel(GenerationService.Cancel.CLIENT_GONE);
+        job.cancel(GenerationFailures.Cancel.CLIENT_GONE);
         assertThat(failure.get(5, TimeUnit.SECONDS).getStatusCode()).isEqualTo(HttpStatus.SERVICE_UNAVAILABLE);
         assertThat(admission.running()).isZero();
     }

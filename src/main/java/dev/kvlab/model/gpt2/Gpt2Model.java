@@ -2,10 +2,10 @@ package dev.kvlab.model.gpt2;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
-import dev.kvlab.cache.KvCache;
 import dev.kvlab.model.AbstractDecoder;
+import dev.kvlab.model.CachedAttention;
+import dev.kvlab.model.ForwardPass;
 import dev.kvlab.model.ContextOverflowException;
 import dev.kvlab.model.Gpt2Config;
 import dev.kvlab.model.ModelConfig;
@@ -37,30 +37,49 @@ public final class Gpt2Model extends AbstractDecoder {
     }
 
     @Override
-    protected NDArray compute(int[] tokens, KvCache cache, boolean allPositions) {
-        long first = cache.seenTokens();
-        if (first + tokens.length > config.maxPositions()) {
+    public void checkPositions(long first, int count) {
+        if (first + count > config.maxPositions()) {
             throw new ContextOverflowException("GPT-2 has learned positions for " + config.maxPositions()
-                    + " tokens; the sequence would reach " + (first + tokens.length), config.maxPositions());
+                    + " tokens; the sequence would reach " + (first + count), config.maxPositions());
         }
+    }
+
+    @Override
+    protected NDArray compute(ForwardPass pass) {
         float eps = (float) config.layerNormEps();
-        NDArray positions = weights.positionEmbedding().get(new NDIndex("{}:{}, :", first, first + tokens.length));
-        NDArray x = weights.tokenEmbedding().get(tokenIndex(cache, tokens)).add(positions); // (T, hidden)
-        for (int i = 0; i < config.numLayers(); i++) {
+        NDArray x = weights.tokenEmbedding().get(tokenIndex(pass)).add(weights.positionEmbedding().get(positions(pass)));
+        for (int i = 0; i < config.numLayers(); i++) { // x: (rows, hidden)
             Gpt2Weights.Layer w = weights.layer(i);
-            x = x.add(attention(Norms.layer(x, w.ln1Weight(), w.ln1Bias(), eps), w, i, cache));
+            x = x.add(attention(Norms.layer(x, w.ln1Weight(), w.ln1Bias(), eps), w, i, pass));
             NDArray h = Norms.layer(x, w.ln2Weight(), w.ln2Bias(), eps);
             x = x.add(Activations.geluNew(h.matMul(w.fcWeight()).add(w.fcBias()))
                     .matMul(w.mlpProjWeight()).add(w.mlpProjBias()));
         }
-        cache.advance(tokens.length);
-        NDArray h = Norms.layer(lastRows(x, allPositions), weights.finalNormWeight(), weights.finalNormBias(), eps);
+        NDArray h = Norms.layer(logitRows(x, pass), weights.finalNormWeight(), weights.finalNormBias(), eps);
         return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false);
     }
 
-    private NDArray attention(NDArray x, Gpt2Weights.Layer w, int layer, KvCache cache) {
+    /** Each row's learned position: a sequence's new tokens follow the tokens it has seen. */
+    private static NDArray positions(ForwardPass pass) {
+        int rows = 0;
+        for (int s = 0; s < pass.size(); s++) {
+            rows += pass.input(s).tokens().length;
+        }
+        long[] index = new long[rows];
+        int r = 0;
+        for (int s = 0; s < pass.size(); s++) {
+            long first = pass.input(s).cache().seenTokens();
+            for (int t = 0; t < pass.input(s).tokens().length; t++) {
+                index[r++] = first + t;
+            }
+        }
+        return pass.input(0).cache().manager().create(index);
+    }
+
+    private NDArray attention(NDArray x, Gpt2Weights.Layer w, int layer, ForwardPass pass) {
         NDArray qkv = x.matMul(w.attnWeight()).add(w.attnBias())
                 .reshape(x.getShape().get(0), 3L * heads.heads(), heads.headDim());
-        return Attention.forward(qkv, heads, layer, cache, null, null).matMul(w.attnProjWeight()).add(w.attnProjBias());
+        return CachedAttention.forward(qkv, heads, layer, pass, null, null).matMul(w.attnProjWeight())
+                .add(w.attnProjBias());
     }
 }

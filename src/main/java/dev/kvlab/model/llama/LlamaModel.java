@@ -8,6 +8,8 @@ import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.AbstractDecoder;
+import dev.kvlab.model.CachedAttention;
+import dev.kvlab.model.ForwardPass;
 import dev.kvlab.model.LlamaConfig;
 import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.nn.Activations;
@@ -49,28 +51,32 @@ public final class LlamaModel extends AbstractDecoder {
     }
 
     @Override
-    protected NDArray compute(int[] tokens, KvCache cache, boolean allPositions) {
-        NDArray x = weights.embedTokens().get(tokenIndex(cache, tokens)); // (T, hidden)
-        // every layer rotates the new tokens by the same angles: slice the tables once
-        Rope.Table positions = cache.policy().ropeMode() == RopeMode.ORIGINAL
-                ? rope.table((int) cache.seenTokens(), tokens.length) : null;
+    protected NDArray compute(ForwardPass pass) {
+        NDArray x = weights.embedTokens().get(tokenIndex(pass)); // (rows, hidden)
+        // every layer rotates a sequence's new tokens by the same angles: make the tables once
+        Rope.Table[] positions = new Rope.Table[pass.size()];
+        for (int s = 0; s < pass.size(); s++) {
+            KvCache cache = pass.input(s).cache();
+            if (cache.policy().ropeMode() == RopeMode.ORIGINAL) {
+                positions[s] = rope.table((int) cache.seenTokens(), pass.input(s).tokens().length);
+            }
+        }
         for (int i = 0; i < config.numLayers(); i++) {
             LlamaWeights.Layer w = weights.layer(i);
-            x = x.add(attention(Norms.rms(x, w.inputNorm(), eps), w, i, cache, positions));
+            x = x.add(attention(Norms.rms(x, w.inputNorm(), eps), w, i, pass, positions));
             x = x.add(mlp(Norms.rms(x, w.postAttentionNorm(), eps), w));
         }
-        cache.advance(tokens.length);
-        NDArray h = Norms.rms(lastRows(x, allPositions), weights.finalNorm(), eps);
-        return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false); // (T|1, vocab)
+        NDArray h = Norms.rms(logitRows(x, pass), weights.finalNorm(), eps);
+        return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false); // (logit rows, vocab)
     }
 
-    private NDArray attention(NDArray x, LlamaWeights.Layer w, int layer, KvCache cache, Rope.Table positions) {
-        NDArray qkv = x.matMul(w.qkv()); // (T, (heads + 2 kvHeads) d)
+    private NDArray attention(NDArray x, LlamaWeights.Layer w, int layer, ForwardPass pass, Rope.Table[] positions) {
+        NDArray qkv = x.matMul(w.qkv()); // (rows, (heads + 2 kvHeads) d)
         if (w.qkvBias() != null) {
             qkv = qkv.add(w.qkvBias());
         }
         qkv = qkv.reshape(x.getShape().get(0), heads.heads() + 2L * heads.kvHeads(), heads.headDim());
-        return Attention.forward(qkv, heads, layer, cache, rope, positions).matMul(w.out());
+        return CachedAttention.forward(qkv, heads, layer, pass, rope, positions).matMul(w.out());
     }
 
     private NDArray mlp(NDArray x, LlamaWeights.Layer w) {

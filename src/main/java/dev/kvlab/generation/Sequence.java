@@ -1,0 +1,185 @@
+package dev.kvlab.generation;
+
+import dev.kvlab.cache.KvCache;
+import dev.kvlab.tokenizer.StreamingDecoder;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
+
+/**
+ * One generation in progress: its prompt, its cache, its sampler and stop strings, and the output so
+ * far. A {@link Batch} advances it one forward pass at a time: prompt chunks first, then one token per
+ * step until eos, a stop string or the token limit. Only the thread driving the batch touches it,
+ * except {@link #cancel}, which any thread may call.
+ */
+final class Sequence {
+    private final Generator generator;
+    private final GenerationRequest request;
+    private final int[] prompt;
+    private final TokenListener listener;
+    private final long joinOrder;
+    private final CompletableFuture<GenerationResult> result = new CompletableFuture<>();
+    private final Sampler sampler;
+    private final StopSequences stops;
+    private final StringBuilder text = new StringBuilder();
+    private volatile String cancelled;
+    private StreamingDecoder detokenizer;
+    private KvCache cache;
+    private boolean released;
+    private volatile int prefilled; // read by other threads through Handle.prefilling
+    private int nextToken = -1;
+    private int completionTokens;
+    private FinishReason finishReason = FinishReason.LENGTH;
+    private long startNanos;
+    private long prefillEndNanos;
+    private long firstTokenNanos;
+
+    Sequence(Generator generator, GenerationRequest request, int[] prompt, TokenListener listener, long joinOrder) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt encodes to no tokens and the model has no bos token");
+        }
+        this.generator = generator;
+        this.request = request;
+        this.prompt = prompt;
+        this.listener = listener;
+        this.joinOrder = joinOrder;
+        this.sampler = Samplers.of(request.sampling());
+        this.stops = new StopSequences(request.stop());
+    }
+
+    /** Takes the sequence into a batch: its cache is made now, in its own native-memory manager. */
+    void start() {
+        startNanos = System.nanoTime();
+        detokenizer = generator.tokenizer().newStreamingDecoder();
+        cache = generator.model().newCache(request.policy(), generator.prefillChunk());
+    }
+
+    CompletableFuture<GenerationResult> result() {
+        return result;
+    }
+
+    KvCache cache() {
+        return cache;
+    }
+
+    /** Arrival order: the newest sequence is the one a failed step gives up first. */
+    long joinOrder() {
+        return joinOrder;
+    }
+
+    boolean prefilling() {
+        return prefilled < prompt.length;
+    }
+
+    boolean done() {
+        return result.isDone();
+    }
+
+    /** Asks the batch to drop the sequence at its next step boundary; a no-op once it has ended. */
+    void cancel(String why) {
+        if (cancelled == null) {
+            cancelled = why;
+        }
+    }
+
+    String cancelReason() {
+        return cancelled;
+    }
+
+    /** The tokens this sequence feeds the next step: a prompt chunk of at most {@code room}, or its last token. */
+    int[] nextInput(int room) {
+        if (prefilling()) {
+            int to = Math.min(prompt.length, prefilled + Math.min(room, generator.prefillChunk()));
+            return Arrays.copyOfRange(prompt, prefilled, to);
+        }
+        return new int[] {nextToken};
+    }
+
+    /**
+     * After a step that fed {@code fed} tokens was committed: reports the cache, and once the prompt is
+     * in, samples the next token from {@code logits} (the last row) and emits it or ends the sequence.
+     */
+    void advance(int fed, Supplier<float[]> logits) {
+        boolean decoding = !prefilling();
+        listener.onCacheUpdated(cache);
+        if (!decoding) {
+            prefilled += fed;
+            if (prefilling()) {
+                return;
+            }
+            prefillEndNanos = System.nanoTime();
+            if (request.maxNewTokens() == 0) {
+                complete();
+                return;
+            }
+        }
+        int token = sampler.sample(logits.get());
+        if (firstTokenNanos == 0) {
+            firstTokenNanos = System.nanoTime();
+        }
+        if (!request.ignoreEos() && generator.isEos(token)) {
+            finishReason = FinishReason.EOS;
+            complete();
+            return;
+        }
+        completionTokens++;
+        StopSequences.Result piece = stops.append(detokenizer.push(token));
+        emit(token, piece.text());
+        if (piece.stopped()) {
+            finishReason = FinishReason.STOP;
+            finish();
+        } else if (completionTokens == request.maxNewTokens()) {
+            complete(); // the last token needs no forward pass
+        } else {
+            nextToken = token;
+        }
+    }
+
+    /** The model has no positions left for the next token: the output ends as at the token limit. */
+    void outOfPositions() {
+        complete();
+    }
+
+    /** Ends normally: releases the text held back for stop strings and incomplete characters. */
+    private void complete() {
+        StopSequences.Result tail = stops.append(detokenizer.finish());
+        String rest = tail.text() + (tail.stopped() ? "" : stops.flush());
+        if (tail.stopped()) {
+            finishReason = FinishReason.STOP;
+        }
+        if (!rest.isEmpty()) {
+            emit(-1, rest);
+        }
+        finish();
+    }
+
+    private void emit(int token, String piece) {
+        text.append(piece);
+        listener.onToken(token, piece);
+    }
+
+    private void finish() {
+        long end = System.nanoTime();
+        long prefillEnd = prefillEndNanos == 0 ? end : prefillEndNanos;
+        long ttft = firstTokenNanos > 0 ? firstTokenNanos - startNanos : end - startNanos;
+        GenerationTimings timings = new GenerationTimings(prefillEnd - startNanos, end - prefillEnd, ttft,
+                Math.max(0, completionTokens - 1));
+        GenerationResult r = new GenerationResult(text.toString(), finishReason, prompt.length, completionTokens,
+                timings, cache.stats());
+        release();
+        result.complete(r);
+    }
+
+    /** Ends with {@code failure}; the cache is freed first. */
+    void fail(Throwable failure) {
+        release();
+        result.completeExceptionally(failure);
+    }
+
+    private void release() {
+        if (cache != null && !released) {
+            released = true;
+            cache.close();
+        }
+    }
+}

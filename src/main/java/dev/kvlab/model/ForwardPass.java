@@ -1,0 +1,139 @@
+package dev.kvlab.model;
+
+import ai.djl.ndarray.NDArray;
+import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.policy.CachePolicy;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The outcome of one batched forward pass before any cache has changed: the logits of every sequence
+ * and, per sequence and layer, the attention its policy will see. The new keys and values are staged
+ * in each cache ({@link LayerCache#stage}); {@link #commit} stores them and lets the sequence's policy
+ * compact, one sequence at a time. A pass that fails leaves every cache as it was, so one sequence's
+ * failure never corrupts the others' caches. Valid only inside the {@code NDScope} of the pass.
+ */
+public final class ForwardPass {
+    private final List<SequenceInput> inputs;
+    private final int layers;
+    private final AttentionObservation[][] observations; // [sequence][layer]
+    private final int[] firstLogitRow; // per sequence, and the total at the end
+    private final boolean[] settled;
+    private NDArray logits;
+    private float[] hostLogits;
+
+    ForwardPass(List<SequenceInput> inputs, int layers) {
+        this.inputs = List.copyOf(inputs);
+        this.layers = layers;
+        this.observations = new AttentionObservation[inputs.size()][layers];
+        this.firstLogitRow = new int[inputs.size() + 1];
+        for (int i = 0; i < inputs.size(); i++) {
+            SequenceInput in = inputs.get(i);
+            firstLogitRow[i + 1] = firstLogitRow[i] + (in.allPositions() ? in.tokens().length : 1);
+        }
+        this.settled = new boolean[inputs.size()];
+    }
+
+    public int size() {
+        return inputs.size();
+    }
+
+    public SequenceInput input(int sequence) {
+        return inputs.get(sequence);
+    }
+
+    /** Rows of the logits per sequence, in order: all its tokens' or only its last token's. */
+    int logitRows() {
+        return firstLogitRow[inputs.size()];
+    }
+
+    /** The layer loop hands over each sequence's attention probabilities, (kvHeads, group, tokens, stored). */
+    void observe(int sequence, int layer, NDArray probs) {
+        if (inputs.get(sequence).cache().policy().observesAttention()) {
+            observations[sequence][layer] = new AttentionObservation(probs);
+        }
+    }
+
+    void setLogits(NDArray logits) {
+        this.logits = logits;
+    }
+
+    /** f32 logits of every sequence, rows as {@link #logitRows}: (rows, vocab). */
+    public NDArray logits() {
+        return logits;
+    }
+
+    /** One sequence's logits, (tokens | 1, vocab). */
+    public NDArray logits(int sequence) {
+        if (inputs.size() == 1) {
+            return logits;
+        }
+        return logits.split(new long[] {firstLogitRow[sequence], firstLogitRow[sequence + 1]}, 0).get(1);
+    }
+
+    /**
+     * The logits of a sequence's last new token, copied to the host; the whole batch's logits are
+     * copied once, on the first call.
+     */
+    public float[] lastLogits(int sequence) {
+        if (hostLogits == null) {
+            hostLogits = logits.toFloatArray();
+        }
+        int vocab = hostLogits.length / logitRows();
+        int row = firstLogitRow[sequence + 1] - 1;
+        return Arrays.copyOfRange(hostLogits, row * vocab, (row + 1) * vocab);
+    }
+
+    /**
+     * Stores a sequence's new tokens in its cache and lets its policy see the attention and compact,
+     * layer by layer, as if each layer had done so during the pass (a layer's attention reads only its
+     * own cache). If this throws, the sequence's cache is in an unknown state: close it.
+     */
+    public void commit(int sequence) {
+        settle(sequence);
+        SequenceInput in = inputs.get(sequence);
+        KvCache cache = in.cache();
+        CachePolicy policy = cache.policy();
+        int first = (int) cache.seenTokens();
+        int tokens = in.tokens().length;
+        for (int i = 0; i < layers; i++) {
+            LayerCache layer = cache.layer(i);
+            layer.commit(first);
+            cache.recordPeak();
+            policy.afterAttention(i, layer, observations[sequence][i], first + tokens);
+            observations[sequence][i] = null;
+        }
+        cache.advance(tokens);
+    }
+
+    /** Commits every sequence, in order. */
+    public void commitAll() {
+        for (int i = 0; i < inputs.size(); i++) {
+            commit(i);
+        }
+    }
+
+    /** Leaves a sequence's cache as it was before the pass. */
+    public void discard(int sequence) {
+        settle(sequence);
+        inputs.get(sequence).cache().discardStaged();
+    }
+
+    /** Discards every sequence not committed yet. */
+    void discardRest() {
+        for (int i = 0; i < inputs.size(); i++) {
+            if (!settled[i]) {
+                discard(i);
+            }
+        }
+    }
+
+    private void settle(int sequence) {
+        if (settled[sequence]) {
+            throw new IllegalStateException("sequence " + sequence + " of the pass was already committed or discarded");
+        }
+        settled[sequence] = true;
+    }
+}
