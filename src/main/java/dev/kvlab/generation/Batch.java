@@ -1,6 +1,7 @@
 package dev.kvlab.generation;
 
 import ai.djl.ndarray.NDScope;
+import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.ContextOverflowException;
 import dev.kvlab.model.ForwardPass;
 import dev.kvlab.model.SequenceInput;
@@ -72,8 +73,17 @@ final class Batch {
         List<Sequence> members = new ArrayList<>();
         List<SequenceInput> inputs = new ArrayList<>();
         int tokens = 0;
-        for (Sequence s : List.copyOf(running)) { // decode rows first: every decoding sequence, one token each
-            if (!s.prefilling() && fits(s, 1)) {
+        // decode rows first, every decoding sequence one token, those rotated by their positions leading so
+        // the model handles them as one group
+        List<Sequence> decoding = new ArrayList<>();
+        for (Sequence s : running) {
+            if (!s.prefilling()) {
+                decoding.add(s);
+            }
+        }
+        decoding.sort(Comparator.comparing(s -> s.cache().policy().ropeMode() != RopeMode.ORIGINAL));
+        for (Sequence s : decoding) {
+            if (fits(s, 1)) {
                 members.add(s);
                 inputs.add(new SequenceInput(s.cache(), s.nextInput(1), false));
                 tokens++;

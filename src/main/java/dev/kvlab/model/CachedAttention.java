@@ -10,40 +10,121 @@ import dev.kvlab.model.nn.Attention;
 import dev.kvlab.model.nn.Rope;
 
 /**
- * One layer's attention for every sequence of a forward pass. The pass's projected rows are split by
- * sequence; each sequence's new keys and values are staged in its own cache, its queries attend over
- * that cache with its own positions and RoPE mode, and its probabilities go to the {@link ForwardPass}
- * for its policy. The outputs are joined again for the shared output projection.
+ * One layer's attention for every sequence of a forward pass. Each sequence's new keys and values are
+ * staged in its own cache, its queries attend over that cache with its own positions and RoPE mode, and
+ * its probabilities go to the {@link ForwardPass} for its policy.
+ *
+ * <p>The leading run of single-token sequences whose keys keep their positions (decode rows) is
+ * handled as a group: one split, one batched RoPE matmul, one scaling and one join for all of them,
+ * so each such sequence costs only what touches its own cache (two writes, two matmuls and a softmax
+ * per layer). The others (a prompt chunk, {@code rope=cache-index} rows) go one by one.
  */
 public final class CachedAttention {
     private CachedAttention() {}
 
     /**
+     * How a pass rotates its rows, made once per pass for all layers.
+     *
+     * @param decodeRows the leading sequences handled as a group (one token each)
+     * @param rotations (decodeRows, d, d), each grouped row's rotation; null without RoPE or group
+     * @param tables per sequence after the group, its rotation when its keys keep their original
+     *     positions; null entries for {@code rope=cache-index} and models without RoPE
+     */
+    public record Plan(int decodeRows, NDArray rotations, Rope.Table[] tables) {}
+
+    /** @param rope null for models with learned positions (GPT-2) */
+    public static Plan plan(ForwardPass pass, Rope rope) {
+        int group = 0;
+        while (group < pass.size() && pass.input(group).tokens().length == 1
+                && (rope == null || pass.input(group).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
+            group++;
+        }
+        NDArray rotations = null;
+        if (rope != null && group > 0) {
+            int[] positions = new int[group];
+            for (int s = 0; s < group; s++) {
+                positions[s] = (int) pass.input(s).cache().seenTokens();
+            }
+            rotations = rope.rotations(positions);
+        }
+        Rope.Table[] tables = new Rope.Table[pass.size()];
+        for (int s = group; s < pass.size() && rope != null; s++) {
+            KvCache cache = pass.input(s).cache();
+            if (cache.policy().ropeMode() == RopeMode.ORIGINAL) {
+                tables[s] = rope.table((int) cache.seenTokens(), pass.input(s).tokens().length);
+            }
+        }
+        return new Plan(group, rotations, tables);
+    }
+
+    /**
      * @param qkv (rows, heads + 2·kvHeads, headDim): projected, unrotated queries, keys and values of
      *     every sequence's new tokens, sequence after sequence
      * @param rope null for models with learned positions (GPT-2)
-     * @param tables per sequence, its new tokens' rotation when its keys keep their original positions
-     *     (made once per pass for all layers); null entries for {@code rope=cache-index}
      * @return (rows, heads·headDim)
      */
-    public static NDArray forward(NDArray qkv, Attention.Heads h, int layer, ForwardPass pass, Rope rope,
-            Rope.Table[] tables) {
+    public static NDArray forward(NDArray qkv, Attention.Heads h, int layer, ForwardPass pass, Rope rope, Plan plan) {
         int n = pass.size();
-        if (n == 1) {
-            return forwardOne(qkv, h, layer, pass, 0, rope, tables == null ? null : tables[0]);
-        }
+        int group = plan.decodeRows();
         long[] starts = new long[n - 1];
         long row = 0;
         for (int i = 0; i < n - 1; i++) {
             row += pass.input(i).tokens().length;
             starts[i] = row;
         }
-        NDList parts = qkv.split(starts, 0);
-        NDList outputs = new NDList(n);
-        for (int i = 0; i < n; i++) {
-            outputs.add(forwardOne(parts.get(i), h, layer, pass, i, rope, tables == null ? null : tables[i]));
+        if (group == n) {
+            return decodeGroup(qkv, h, layer, pass, plan);
+        }
+        if (group == 0) {
+            NDList parts = n == 1 ? new NDList(qkv) : qkv.split(starts, 0);
+            NDList outputs = new NDList(n);
+            for (int i = 0; i < n; i++) {
+                outputs.add(forwardOne(parts.get(i), h, layer, pass, i, rope, plan.tables()[i]));
+            }
+            return n == 1 ? outputs.get(0) : NDArrays.concat(outputs, 0);
+        }
+        // the group's rows first, then one part per remaining sequence
+        long[] cuts = new long[n - group];
+        System.arraycopy(starts, group - 1, cuts, 0, n - group);
+        NDList parts = qkv.split(cuts, 0);
+        NDList outputs = new NDList(n - group + 1);
+        outputs.add(decodeGroup(parts.get(0), h, layer, pass, plan));
+        for (int i = group; i < n; i++) {
+            outputs.add(forwardOne(parts.get(i - group + 1), h, layer, pass, i, rope, plan.tables()[i]));
         }
         return NDArrays.concat(outputs, 0);
+    }
+
+    /** The grouped single-token sequences: (group, heads + 2·kvHeads, d) in, (group, heads·d) out. */
+    private static NDArray decodeGroup(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, Plan plan) {
+        int group = plan.decodeRows();
+        NDList qkAndV = qkv.split(new long[] {h.heads() + h.kvHeads()}, 1);
+        NDArray qk = plan.rotations() == null ? qkAndV.get(0) : qkAndV.get(0).matMul(plan.rotations());
+        NDList qAndK = qk.split(new long[] {h.heads()}, 1); // (group, heads, d), (group, kvHeads, d)
+        int g = h.heads() / h.kvHeads();
+        NDList queries = qAndK.get(0).mul(h.scale()).split(group, 0); // group × (1, heads, d)
+        NDList keys = qAndK.get(1).transpose(1, 0, 2).split(group, 1); // group × (kvHeads, 1, d)
+        NDList values = qkAndV.get(1).transpose(1, 0, 2).split(group, 1);
+        NDList outputs = new NDList(group);
+        for (int s = 0; s < group; s++) {
+            LayerCache layer = pass.input(s).cache().layer(layerIndex);
+            layer.stage(keys.get(s), values.get(s));
+            NDArray cached = layer.keys(); // (kvHeads, stored + 1, d)
+            // 3-D on both sides, so the batched matmul reads the transposed keys in place (a broadcast
+            // batch axis would make PyTorch copy the whole key cache)
+            NDArray q = queries.get(s).reshape(h.kvHeads(), g, h.headDim());
+            NDArray scores = q.matMul(cached.transpose(0, 2, 1)); // (kvHeads, g, stored + 1)
+            NDArray logCount = layer.logCountBias(scores.getDataType());
+            if (logCount != null) {
+                scores = scores.add(logCount.reshape(h.kvHeads(), 1, -1));
+            }
+            NDArray probs = scores.softmax(-1);
+            outputs.add(probs.matMul(layer.values())); // (kvHeads, g, d)
+            if (pass.input(s).cache().policy().observesAttention()) {
+                pass.observe(s, layerIndex, probs.reshape(h.kvHeads(), g, 1, -1));
+            }
+        }
+        return NDArrays.stack(outputs, 0).reshape(group, (long) h.heads() * h.headDim());
     }
 
     private static NDArray forwardOne(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, int sequence,

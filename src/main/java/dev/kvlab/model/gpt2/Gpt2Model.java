@@ -48,9 +48,10 @@ public final class Gpt2Model extends AbstractDecoder {
     protected NDArray compute(ForwardPass pass) {
         float eps = (float) config.layerNormEps();
         NDArray x = weights.tokenEmbedding().get(tokenIndex(pass)).add(weights.positionEmbedding().get(positions(pass)));
+        CachedAttention.Plan plan = CachedAttention.plan(pass, null);
         for (int i = 0; i < config.numLayers(); i++) { // x: (rows, hidden)
             Gpt2Weights.Layer w = weights.layer(i);
-            x = x.add(attention(Norms.layer(x, w.ln1Weight(), w.ln1Bias(), eps), w, i, pass));
+            x = x.add(attention(Norms.layer(x, w.ln1Weight(), w.ln1Bias(), eps), w, i, pass, plan));
             NDArray h = Norms.layer(x, w.ln2Weight(), w.ln2Bias(), eps);
             x = x.add(Activations.geluNew(h.matMul(w.fcWeight()).add(w.fcBias()))
                     .matMul(w.mlpProjWeight()).add(w.mlpProjBias()));
@@ -76,10 +77,11 @@ public final class Gpt2Model extends AbstractDecoder {
         return pass.input(0).cache().manager().create(index);
     }
 
-    private NDArray attention(NDArray x, Gpt2Weights.Layer w, int layer, ForwardPass pass) {
+    private NDArray attention(NDArray x, Gpt2Weights.Layer w, int layer, ForwardPass pass,
+            CachedAttention.Plan plan) {
         NDArray qkv = x.matMul(w.attnWeight()).add(w.attnBias())
                 .reshape(x.getShape().get(0), 3L * heads.heads(), heads.headDim());
-        return CachedAttention.forward(qkv, heads, layer, pass, null, null).matMul(w.attnProjWeight())
+        return CachedAttention.forward(qkv, heads, layer, pass, null, plan).matMul(w.attnProjWeight())
                 .add(w.attnProjBias());
     }
 }

@@ -5,8 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
-import dev.kvlab.cache.KvCache;
-import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.AbstractDecoder;
 import dev.kvlab.model.CachedAttention;
 import dev.kvlab.model.ForwardPass;
@@ -53,14 +51,8 @@ public final class LlamaModel extends AbstractDecoder {
     @Override
     protected NDArray compute(ForwardPass pass) {
         NDArray x = weights.embedTokens().get(tokenIndex(pass)); // (rows, hidden)
-        // every layer rotates a sequence's new tokens by the same angles: make the tables once
-        Rope.Table[] positions = new Rope.Table[pass.size()];
-        for (int s = 0; s < pass.size(); s++) {
-            KvCache cache = pass.input(s).cache();
-            if (cache.policy().ropeMode() == RopeMode.ORIGINAL) {
-                positions[s] = rope.table((int) cache.seenTokens(), pass.input(s).tokens().length);
-            }
-        }
+        // every layer rotates a sequence's new tokens by the same angles: plan the rotations once
+        CachedAttention.Plan positions = CachedAttention.plan(pass, rope);
         for (int i = 0; i < config.numLayers(); i++) {
             LlamaWeights.Layer w = weights.layer(i);
             x = x.add(attention(Norms.rms(x, w.inputNorm(), eps), w, i, pass, positions));
@@ -70,7 +62,8 @@ public final class LlamaModel extends AbstractDecoder {
         return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false); // (logit rows, vocab)
     }
 
-    private NDArray attention(NDArray x, LlamaWeights.Layer w, int layer, ForwardPass pass, Rope.Table[] positions) {
+    private NDArray attention(NDArray x, LlamaWeights.Layer w, int layer, ForwardPass pass,
+            CachedAttention.Plan positions) {
         NDArray qkv = x.matMul(w.qkv()); // (rows, (heads + 2 kvHeads) d)
         if (w.qkvBias() != null) {
             qkv = qkv.add(w.qkvBias());

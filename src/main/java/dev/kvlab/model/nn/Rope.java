@@ -123,18 +123,35 @@ public final class Rope {
      * tables, so both paths rotate alike.
      */
     private NDArray rotation(int position) {
-        int half = headDim / 2;
         float[] m = new float[headDim * headDim];
+        fillRotation(m, 0, position);
+        return manager.create(m, new Shape(headDim, headDim)).toType(dtype, false);
+    }
+
+    private void fillRotation(float[] m, int base, int position) {
+        int half = headDim / 2;
         for (int i = 0; i < half; i++) {
             float angle = angle(position, i);
             float cos = (float) Math.cos(angle);
             float sin = (float) Math.sin(angle);
-            m[i * headDim + i] = cos;
-            m[(i + half) * headDim + i + half] = cos;
-            m[(i + half) * headDim + i] = -sin; // out[i] takes -x[i + half]·sin
-            m[i * headDim + i + half] = sin; // out[i + half] takes x[i]·sin
+            m[base + i * headDim + i] = cos;
+            m[base + (i + half) * headDim + i + half] = cos;
+            m[base + (i + half) * headDim + i] = -sin; // out[i] takes -x[i + half]·sin
+            m[base + i * headDim + i + half] = sin; // out[i + half] takes x[i]·sin
         }
-        return manager.create(m, new Shape(headDim, headDim)).toType(dtype, false);
+    }
+
+    /**
+     * One rotation matrix per sequence for a batch of single-token steps, (sequences, d, d): rotates
+     * rows shaped (sequences, heads, d) with one batched matmul, whatever each sequence's position.
+     */
+    public NDArray rotations(int[] positions) {
+        int dd = headDim * headDim;
+        float[] m = new float[positions.length * dd];
+        for (int s = 0; s < positions.length; s++) {
+            fillRotation(m, s * dd, positions[s]);
+        }
+        return manager.create(m, new Shape(positions.length, headDim, headDim)).toType(dtype, false);
     }
 
     /** Rotates {@code x} (…, count, heads, d) by a {@link #table}: the sequence axis must be third from the end. */
