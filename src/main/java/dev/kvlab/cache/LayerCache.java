@@ -64,9 +64,8 @@ public final class LayerCache {
         int tokens = (int) keys.getShape().get(1);
         staged = 0;
         ensureCapacity(stored + tokens);
-        NDIndex slots = new NDIndex(":, {}:{}, :", stored, stored + tokens);
-        keyBuffer.set(slots, keys.toType(spec.dtype(), false));
-        valueBuffer.set(slots, values.toType(spec.dtype(), false));
+        SlotRanges.write(keyBuffer, stored, keys.toType(spec.dtype(), false));
+        SlotRanges.write(valueBuffer, stored, values.toType(spec.dtype(), false));
         staged = tokens;
     }
 
@@ -110,8 +109,8 @@ public final class LayerCache {
         NDArray newValues = manager.zeros(shape, spec.dtype());
         NDScope.unregister(newKeys, newValues); // outlives the step scope that triggered the growth
         if (stored > 0) {
-            newKeys.set(new NDIndex(":, :{}, :", stored), keys());
-            newValues.set(new NDIndex(":, :{}, :", stored), values());
+            SlotRanges.write(newKeys, 0, keys());
+            SlotRanges.write(newValues, 0, values());
         }
         close();
         keyBuffer = newKeys;
@@ -129,9 +128,66 @@ public final class LayerCache {
         return storedPart(valueBuffer);
     }
 
-    /** The first {@code stored + staged} slots: one native split, where an indexed slice costs several calls. */
+    /**
+     * The first {@code width} slots of the key buffer, (kvHeads, width, headDim), for attending over
+     * several caches at once: slots from {@link #slots()} on hold no key of this cache (stale rows or
+     * zeros past the allocation) and must be masked, see {@link #fillAttentionBias}.
+     *
+     * @param width at least {@link #slots()}
+     */
+    public NDArray paddedKeys(int width) {
+        return padded(keyBuffer, width);
+    }
+
+    /** The values that go with {@link #paddedKeys}. */
+    public NDArray paddedValues(int width) {
+        return padded(valueBuffer, width);
+    }
+
+    private NDArray padded(NDArray buffer, int width) {
+        if (width < stored + staged) {
+            throw new IllegalArgumentException("width " + width + " is less than the " + (stored + staged) + " slots");
+        }
+        if (width == capacity) {
+            return buffer;
+        }
+        if (width < capacity) {
+            return SlotRanges.view(buffer, 0, width);
+        }
+        NDArray zeros = manager.zeros(new Shape(spec.kvHeads(), width - capacity, spec.headDim()), spec.dtype());
+        return buffer.concat(zeros, 1);
+    }
+
+    /**
+     * Writes this layer's additive attention bias over {@code width} slots into
+     * {@code bias[offset + h·width + s]}: {@code log n} for stored slots (0 when unmerged), 0 for
+     * staged ones, negative infinity from {@link #slots()} on, so padded slots get no attention.
+     */
+    public void fillAttentionBias(float[] bias, int offset, int width) {
+        int slots = stored + staged;
+        for (int h = 0; h < spec.kvHeads(); h++) {
+            int row = offset + h * width;
+            if (anyMerged) {
+                for (int s = 0; s < stored; s++) {
+                    bias[row + s] = (float) Math.log(counts[h][s]);
+                }
+            }
+            Arrays.fill(bias, row + slots, row + width, Float.NEGATIVE_INFINITY);
+        }
+    }
+
+    /** Whether any slot stands for more than one token (then {@link #logCountBias} is not all zeros). */
+    public boolean hasMergedSlots() {
+        return anyMerged;
+    }
+
+    /** Stored plus staged slots: the length of {@link #keys()}. */
+    public int slots() {
+        return stored + staged;
+    }
+
     private NDArray storedPart(NDArray buffer) {
-        return buffer.split(new long[] {stored + staged}, 1).get(0);
+        return SlotRanges.view(buffer, 0, stored + staged);
     }
 
     /**
@@ -171,9 +227,8 @@ public final class LayerCache {
             foldMerged(plan, newStored, keys, values, newKeys, newValues);
         }
         Shape shape = new Shape(spec.kvHeads(), newStored, spec.headDim());
-        NDIndex slots = new NDIndex(":, :{}, :", newStored);
-        keyBuffer.set(slots, newKeys.reshape(shape));
-        valueBuffer.set(slots, newValues.reshape(shape));
+        SlotRanges.write(keyBuffer, 0, newKeys.reshape(shape));
+        SlotRanges.write(valueBuffer, 0, newValues.reshape(shape));
         updateMetadata(plan, newStored);
     }
 

@@ -3,6 +3,7 @@ package dev.kvlab.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.RopeMode;
@@ -15,9 +16,9 @@ import dev.kvlab.model.nn.Rope;
  * its probabilities go to the {@link ForwardPass} for its policy.
  *
  * <p>The leading run of single-token sequences whose keys keep their positions (decode rows) is
- * handled as a group: one split, one batched RoPE matmul, one scaling and one join for all of them,
- * so each such sequence costs only what touches its own cache (two writes, two matmuls and a softmax
- * per layer). The others (a prompt chunk, {@code rope=cache-index} rows) go one by one.
+ * handled as a group: one batched RoPE matmul, and one attention over their caches stacked side by
+ * side, so each such sequence costs only what touches its own cache (two writes and two views per
+ * layer). The others (a prompt chunk, {@code rope=cache-index} rows) go one by one.
  */
 public final class CachedAttention {
     private CachedAttention() {}
@@ -95,36 +96,72 @@ public final class CachedAttention {
         return NDArrays.concat(outputs, 0);
     }
 
-    /** The grouped single-token sequences: (group, heads + 2·kvHeads, d) in, (group, heads·d) out. */
+    /**
+     * The grouped single-token sequences: (group, heads + 2·kvHeads, d) in, (group, heads·d) out. Each
+     * sequence stages its new key and value in its own cache; then the caches' buffers, cut or padded to
+     * the longest, are stacked so that scores, softmax and the weighted sum run once for the whole group,
+     * with an additive bias that masks each sequence's padding (and adds {@code log n} for merged slots).
+     * Per sequence this costs two writes and two views per layer, however long its cache.
+     */
     private static NDArray decodeGroup(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, Plan plan) {
         int group = plan.decodeRows();
-        NDList qkAndV = qkv.split(new long[] {h.heads() + h.kvHeads()}, 1);
+        int kvHeads = h.kvHeads();
+        NDList qkAndV = qkv.split(new long[] {h.heads() + kvHeads}, 1);
         NDArray qk = plan.rotations() == null ? qkAndV.get(0) : qkAndV.get(0).matMul(plan.rotations());
         NDList qAndK = qk.split(new long[] {h.heads()}, 1); // (group, heads, d), (group, kvHeads, d)
-        int g = h.heads() / h.kvHeads();
-        NDList queries = qAndK.get(0).mul(h.scale()).split(group, 0); // group × (1, heads, d)
         NDList keys = qAndK.get(1).transpose(1, 0, 2).split(group, 1); // group × (kvHeads, 1, d)
         NDList values = qkAndV.get(1).transpose(1, 0, 2).split(group, 1);
-        NDList outputs = new NDList(group);
+
+        LayerCache[] layers = new LayerCache[group];
+        int width = 0;
+        boolean masked = false;
         for (int s = 0; s < group; s++) {
-            LayerCache layer = pass.input(s).cache().layer(layerIndex);
-            layer.stage(keys.get(s), values.get(s));
-            NDArray cached = layer.keys(); // (kvHeads, stored + 1, d)
-            // 3-D on both sides, so the batched matmul reads the transposed keys in place (a broadcast
-            // batch axis would make PyTorch copy the whole key cache)
-            NDArray q = queries.get(s).reshape(h.kvHeads(), g, h.headDim());
-            NDArray scores = q.matMul(cached.transpose(0, 2, 1)); // (kvHeads, g, stored + 1)
-            NDArray logCount = layer.logCountBias(scores.getDataType());
-            if (logCount != null) {
-                scores = scores.add(logCount.reshape(h.kvHeads(), 1, -1));
-            }
-            NDArray probs = scores.softmax(-1);
-            outputs.add(probs.matMul(layer.values())); // (kvHeads, g, d)
-            if (pass.input(s).cache().policy().observesAttention()) {
-                pass.observe(s, layerIndex, probs.reshape(h.kvHeads(), g, 1, -1));
-            }
+            layers[s] = pass.input(s).cache().layer(layerIndex);
+            layers[s].stage(keys.get(s), values.get(s));
+            masked |= layers[s].hasMergedSlots() || (s > 0 && layers[s].slots() != width);
+            width = Math.max(width, layers[s].slots());
         }
-        return NDArrays.stack(outputs, 0).reshape(group, (long) h.heads() * h.headDim());
+        NDList groupKeys = new NDList(group);
+        NDList groupValues = new NDList(group);
+        for (LayerCache layer : layers) {
+            groupKeys.add(layer.paddedKeys(width));
+            groupValues.add(layer.paddedValues(width));
+        }
+        NDArray k = NDArrays.stack(groupKeys, 0); // (group, kvHeads, width, d)
+        NDArray v = NDArrays.stack(groupValues, 0);
+        NDArray q = qAndK.get(0).mul(h.scale()).reshape(group, kvHeads, h.heads() / kvHeads, h.headDim());
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)); // (group, kvHeads, g, width)
+        if (masked) {
+            float[] bias = new float[group * kvHeads * width];
+            for (int s = 0; s < group; s++) {
+                layers[s].fillAttentionBias(bias, s * kvHeads * width, width);
+            }
+            scores = scores.add(qkv.getManager().create(bias, new Shape(group, kvHeads, 1, width))
+                    .toType(scores.getDataType(), false));
+        }
+        NDArray probs = scores.softmax(-1);
+        observe(pass, layerIndex, probs, layers, width);
+        return probs.matMul(v).reshape(group, (long) h.heads() * h.headDim());
+    }
+
+    /** Hands each observing sequence its own rows of the group's probabilities, without the padding. */
+    private static void observe(ForwardPass pass, int layerIndex, NDArray probs, LayerCache[] layers, int width) {
+        NDList rows = null;
+        for (int s = 0; s < layers.length; s++) {
+            if (!pass.input(s).cache().policy().observesAttention()) {
+                continue;
+            }
+            if (rows == null) {
+                rows = layers.length == 1 ? new NDList(probs) : probs.split(layers.length, 0);
+            }
+            NDArray mine = rows.get(s); // (1, kvHeads, g, width)
+            int slots = layers[s].slots();
+            if (slots < width) {
+                mine = mine.split(new long[] {slots}, 3).get(0);
+            }
+            Shape shape = mine.getShape();
+            pass.observe(s, layerIndex, mine.reshape(shape.get(1), shape.get(2), 1, slots));
+        }
     }
 
     private static NDArray forwardOne(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, int sequence,

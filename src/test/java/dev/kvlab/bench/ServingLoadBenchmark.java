@@ -18,9 +18,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -28,8 +32,9 @@ import org.springframework.context.ConfigurableApplicationContext;
 /**
  * Load client for a kvlab server: streams {@code POST /generate} from 1, 2 and 8 concurrent clients
  * and prints, per level, time to first token (client-side, from sending the request to the first
- * {@code token} event: queueing and prefill included), per-request decode tokens/s and the aggregate
- * tokens/s of all clients. A harness, not a test.
+ * {@code token} event: queueing and prefill included), per-request decode tokens/s, the aggregate
+ * tokens/s of all clients, and percentiles of the sequences per scheduler step over the level (from
+ * the server's {@code kvlab_batch_size} histogram). A harness, not a test.
  *
  * <pre>
  * ./mvnw -q -Pbench -Dbench.main=dev.kvlab.bench.ServingLoadBenchmark \
@@ -70,7 +75,7 @@ public final class ServingLoadBenchmark {
                     o.prompt().length(), o.newTokens(), o.policy(), o.requests());
             run(url, o, 1, 1, false); // warm-up
             System.out.println("clients | requests | TTFT p50 ms | TTFT p90 ms | decode tok/s per request (p50)"
-                    + " | aggregate tok/s");
+                    + " | aggregate tok/s | batch size p50 / p90 / max");
             for (int clients : o.levels()) {
                 run(url, o, clients, o.requests(), true);
             }
@@ -83,6 +88,7 @@ public final class ServingLoadBenchmark {
 
     private static void run(String url, Options o, int clients, int requestsPerClient, boolean print)
             throws Exception {
+        TreeMap<Double, Double> batchesBefore = batchSizeBuckets(url, o);
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         List<Future<List<Sample>>> futures = new ArrayList<>();
         long start = System.nanoTime();
@@ -106,11 +112,56 @@ public final class ServingLoadBenchmark {
         }
         List<Sample> ok = all.stream().filter(Sample::ok).toList();
         int tokens = ok.stream().mapToInt(Sample::tokens).sum();
-        System.out.printf(Locale.ROOT, "%7d | %8d | %11.1f | %11.1f | %30.1f | %15.1f%s%n", clients, all.size(),
+        TreeMap<Double, Double> batches = batchSizeBuckets(url, o);
+        batches.replaceAll((le, count) -> count - batchesBefore.getOrDefault(le, 0.0));
+        System.out.printf(Locale.ROOT, "%7d | %8d | %11.1f | %11.1f | %30.1f | %15.1f | %s%s%n", clients, all.size(),
                 percentile(ok.stream().mapToDouble(Sample::ttftMs).toArray(), 50),
                 percentile(ok.stream().mapToDouble(Sample::ttftMs).toArray(), 90),
                 percentile(ok.stream().mapToDouble(Sample::decodeTokensPerSecond).toArray(), 50),
-                tokens / wallSeconds, ok.size() == all.size() ? "" : "  (" + (all.size() - ok.size()) + " failed)");
+                tokens / wallSeconds, bucketPercentile(batches, 50) + " / " + bucketPercentile(batches, 90) + " / "
+                        + bucketPercentile(batches, 100),
+                ok.size() == all.size() ? "" : "  (" + (all.size() - ok.size()) + " failed)");
+    }
+
+    private static final Pattern BATCH_BUCKET = Pattern.compile("^kvlab_batch_size_bucket\\{.*le=\"([^\"]+)\".*\\} (\\S+)$");
+
+    /**
+     * The server's cumulative {@code kvlab_batch_size} histogram (sequences per scheduler step) from
+     * {@code /actuator/prometheus}: upper bound to count of steps at or below it; empty when not exposed.
+     */
+    private static TreeMap<Double, Double> batchSizeBuckets(String url, Options o) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url + "/actuator/prometheus"))
+                .timeout(Duration.ofSeconds(30));
+        if (o.key() != null) {
+            request.header("Authorization", "Bearer " + o.key());
+        }
+        HttpResponse<String> r = CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        TreeMap<Double, Double> buckets = new TreeMap<>();
+        if (r.statusCode() != 200) {
+            return buckets;
+        }
+        for (String line : r.body().split("\n")) {
+            Matcher m = BATCH_BUCKET.matcher(line);
+            if (m.matches()) {
+                double le = m.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(m.group(1));
+                buckets.merge(le, Double.parseDouble(m.group(2)), Double::sum);
+            }
+        }
+        return buckets;
+    }
+
+    /** The smallest bucket bound holding at least p % of the steps, "-" without steps. */
+    private static String bucketPercentile(TreeMap<Double, Double> cumulative, int p) {
+        double total = cumulative.isEmpty() ? 0 : cumulative.lastEntry().getValue();
+        if (total <= 0) {
+            return "-";
+        }
+        for (Map.Entry<Double, Double> e : cumulative.entrySet()) {
+            if (e.getValue() >= p / 100.0 * total - 1e-9) {
+                return e.getKey().isInfinite() ? "+Inf" : String.valueOf(e.getKey().intValue());
+            }
+        }
+        return "+Inf";
     }
 
     private static Sample once(String url, Options o) throws IOException, InterruptedException {
