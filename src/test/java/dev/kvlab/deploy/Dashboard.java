@@ -24,6 +24,10 @@ final class Dashboard {
             "kvlab_requests_running", "kvlab_requests_waiting", "kvlab_time_to_first_token_seconds",
             "kvlab_inter_token_latency_seconds", "kvlab_request_duration_seconds", "kvlab_experiments");
 
+    /** The continuous-batching scheduler's metrics, which operators read beside the queue. */
+    static final Set<String> SCHEDULER_METRICS = Set.of("kvlab_batch_size", "kvlab_batch_tokens",
+            "kvlab_scheduler_steps_total", "kvlab_scheduler_step_seconds");
+
     private Dashboard() {}
 
     static JsonNode json() {

@@ -44,6 +44,12 @@ class DashboardTest {
     }
 
     @Test
+    void theDashboardShowsTheSchedulersBatchSizeTokensAndSteps() {
+        Set<String> families = Dashboard.metricNames().stream().map(Dashboard::family).collect(Collectors.toSet());
+        assertThat(families).containsAll(Dashboard.SCHEDULER_METRICS);
+    }
+
+    @Test
     void histogramsAreQueriedThroughTheirSeriesNotTheirFamilyName() {
         for (String name : Dashboard.metricNames()) {
             if (name.endsWith("_seconds") || name.endsWith("_seconds_max")) {

@@ -4,7 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.engine.EngineException;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -56,6 +61,40 @@ class MetricsAndMemoryIntegrationTest extends ServingIntegrationTest {
         assertThat(HttpFixture.metric(after, "kvlab_kv_cache_tokens", null)).isZero();
         assertThat(HttpFixture.metric(after, "kvlab_requests_running", null)).isZero();
         assertThat(HttpFixture.metric(after, "kvlab_memory_budget_bytes", null)).isPositive();
+    }
+
+    @Test
+    void concurrentRequestsShareSchedulerSteps() throws Exception {
+        String before = scrape();
+        String body = """
+                {"prompt": "The quick brown fox jumps", "max_new_tokens": 60, "temperature": 0.9, "seed": %d}""";
+        ExecutorService clients = Executors.newFixedThreadPool(4);
+        List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            int seed = i;
+            responses.add(CompletableFuture.supplyAsync(() -> generate(body.formatted(seed)), clients));
+        }
+        clients.shutdown();
+        long prompt = 0;
+        long completion = 0;
+        for (CompletableFuture<HttpResponse<String>> f : responses) {
+            HttpResponse<String> r = f.get(60, TimeUnit.SECONDS);
+            assertThat(r.statusCode()).isEqualTo(200);
+            JsonNode usage = JSON.readTree(r.body()).path("usage");
+            prompt += usage.path("prompt_tokens").asLong();
+            completion += usage.path("completion_tokens").asLong();
+        }
+        String after = scrape();
+        double steps = delta(before, after, "kvlab_scheduler_steps_total", null);
+        double sequenceSteps = delta(before, after, "kvlab_batch_size_sum", null);
+        assertThat(delta(before, after, "kvlab_batch_size_count", null)).isEqualTo(steps);
+        // every token fed to the model is counted once: the prompts, and each generated token but the last
+        assertThat(delta(before, after, "kvlab_batch_tokens_sum", null))
+                .isBetween((double) prompt + completion - 4, (double) prompt + completion);
+        // batched: fewer steps than the four requests would take one after another
+        assertThat(sequenceSteps).as("sequences summed over steps").isGreaterThan(steps);
+        assertThat(HttpFixture.metric(after, "kvlab_batch_size_bucket", "le=\"1.0\""))
+                .isLessThan(HttpFixture.metric(after, "kvlab_batch_size_count", null));
     }
 
     private static double delta(String before, String after, String name, String labels) {
