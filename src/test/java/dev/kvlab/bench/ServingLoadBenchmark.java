@@ -75,7 +75,7 @@ public final class ServingLoadBenchmark {
                     o.prompt().length(), o.newTokens(), o.policy(), o.requests());
             run(url, o, 1, 1, false); // warm-up
             System.out.println("clients | requests | TTFT p50 ms | TTFT p90 ms | decode tok/s per request (p50)"
-                    + " | aggregate tok/s | batch size p50 / p90 / max");
+                    + " | aggregate tok/s | batch size p50 / p90 / max | step ms (mean) | tokens per step (mean)");
             for (int clients : o.levels()) {
                 run(url, o, clients, o.requests(), true);
             }
@@ -88,7 +88,8 @@ public final class ServingLoadBenchmark {
 
     private static void run(String url, Options o, int clients, int requestsPerClient, boolean print)
             throws Exception {
-        TreeMap<Double, Double> batchesBefore = batchSizeBuckets(url, o);
+        String scrapeBefore = scrape(url, o);
+        TreeMap<Double, Double> batchesBefore = batchSizeBuckets(scrapeBefore);
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         List<Future<List<Sample>>> futures = new ArrayList<>();
         long start = System.nanoTime();
@@ -112,35 +113,54 @@ public final class ServingLoadBenchmark {
         }
         List<Sample> ok = all.stream().filter(Sample::ok).toList();
         int tokens = ok.stream().mapToInt(Sample::tokens).sum();
-        TreeMap<Double, Double> batches = batchSizeBuckets(url, o);
+        String scrapeAfter = scrape(url, o);
+        TreeMap<Double, Double> batches = batchSizeBuckets(scrapeAfter);
+        double steps = value(scrapeAfter, "kvlab_scheduler_steps_total") - value(scrapeBefore, "kvlab_scheduler_steps_total");
+        double stepSeconds = value(scrapeAfter, "kvlab_scheduler_step_seconds_sum")
+                - value(scrapeBefore, "kvlab_scheduler_step_seconds_sum");
+        double stepTokens = value(scrapeAfter, "kvlab_batch_tokens_sum") - value(scrapeBefore, "kvlab_batch_tokens_sum");
         batches.replaceAll((le, count) -> count - batchesBefore.getOrDefault(le, 0.0));
-        System.out.printf(Locale.ROOT, "%7d | %8d | %11.1f | %11.1f | %30.1f | %15.1f | %s%s%n", clients, all.size(),
+        System.out.printf(Locale.ROOT, "%7d | %8d | %11.1f | %11.1f | %30.1f | %15.1f | %s | %.2f | %.1f%s%n", clients,
+                all.size(),
                 percentile(ok.stream().mapToDouble(Sample::ttftMs).toArray(), 50),
                 percentile(ok.stream().mapToDouble(Sample::ttftMs).toArray(), 90),
                 percentile(ok.stream().mapToDouble(Sample::decodeTokensPerSecond).toArray(), 50),
                 tokens / wallSeconds, bucketPercentile(batches, 50) + " / " + bucketPercentile(batches, 90) + " / "
                         + bucketPercentile(batches, 100),
+                steps > 0 ? 1000 * stepSeconds / steps : Double.NaN, steps > 0 ? stepTokens / steps : Double.NaN,
                 ok.size() == all.size() ? "" : "  (" + (all.size() - ok.size()) + " failed)");
     }
 
     private static final Pattern BATCH_BUCKET = Pattern.compile("^kvlab_batch_size_bucket\\{.*le=\"([^\"]+)\".*\\} (\\S+)$");
 
-    /**
-     * The server's cumulative {@code kvlab_batch_size} histogram (sequences per scheduler step) from
-     * {@code /actuator/prometheus}: upper bound to count of steps at or below it; empty when not exposed.
-     */
-    private static TreeMap<Double, Double> batchSizeBuckets(String url, Options o) throws IOException, InterruptedException {
+    /** The server's {@code /actuator/prometheus} text, empty when not exposed. */
+    private static String scrape(String url, Options o) throws IOException, InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url + "/actuator/prometheus"))
                 .timeout(Duration.ofSeconds(30));
         if (o.key() != null) {
             request.header("Authorization", "Bearer " + o.key());
         }
         HttpResponse<String> r = CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        TreeMap<Double, Double> buckets = new TreeMap<>();
-        if (r.statusCode() != 200) {
-            return buckets;
+        return r.statusCode() == 200 ? r.body() : "";
+    }
+
+    /** The value of an unlabelled series in a scrape, NaN when absent. */
+    private static double value(String scrape, String series) {
+        for (String line : scrape.split("\n")) {
+            if (line.startsWith(series + " ")) {
+                return Double.parseDouble(line.substring(series.length() + 1).trim());
+            }
         }
-        for (String line : r.body().split("\n")) {
+        return Double.NaN;
+    }
+
+    /**
+     * The cumulative {@code kvlab_batch_size} histogram (sequences per scheduler step) of a scrape:
+     * upper bound to count of steps at or below it.
+     */
+    private static TreeMap<Double, Double> batchSizeBuckets(String scrape) {
+        TreeMap<Double, Double> buckets = new TreeMap<>();
+        for (String line : scrape.split("\n")) {
             Matcher m = BATCH_BUCKET.matcher(line);
             if (m.matches()) {
                 double le = m.group(1).equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(m.group(1));

@@ -105,7 +105,9 @@ class DeploymentEnvTest {
         assertThat(bind(DeployFiles.runtimeEnv("docker/Dockerfile.cpu")).device()).isEqualTo("cpu");
 
         Map<String, String> compose = new HashMap<>(DeployFiles.envFile("docker/kvlab.env"));
-        assertThat(bind(compose).serving().maxConcurrent()).isEqualTo(2);
+        KvlabProperties composed = bind(compose);
+        assertThat(composed.serving().maxConcurrent(true)).as("batch size on the GPU host").isEqualTo(32);
+        assertThat(composed.serving().maxConcurrent(false)).as("batch size on the CPU variant").isEqualTo(8);
 
         Map<String, String> helm = helmEnvironment(Map.of("kvlab.memoryLimit", "8GB", "kvlab.model.id",
                 "openai-community/gpt2", "kvlab.serving.maxConcurrent", 3, "gpu.enabled", false));

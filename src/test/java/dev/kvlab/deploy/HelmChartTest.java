@@ -75,7 +75,7 @@ class HelmChartTest {
         assertThat(config).containsEntry("KVLAB_MODEL_PATH", "/models/kvlab-tiny")
                 .containsEntry("KVLAB_MODEL_CACHEDIR", "/models/hub")
                 .containsEntry("KVLAB_DEVICE", "auto")
-                .containsEntry("KVLAB_SERVING_MAXCONCURRENT", "2")
+                .containsEntry("KVLAB_SERVING_MAXCONCURRENT", "0")
                 .doesNotContainKey("SPRING_DATASOURCE_URL");
         assertThat(env(m)).containsEntry("KVLAB_SECURITY_APIKEY", "secret:kvlab/api-key")
                 .containsEntry("HF_TOKEN", "secret:kvlab/hf-token")
