@@ -94,7 +94,7 @@ final class Batch {
                 int[] chunk = s.nextInput(maxBatchTokens - tokens);
                 if (fits(s, chunk.length)) {
                     members.add(s);
-                    inputs.add(new SequenceInput(s.cache(), chunk, false));
+                    inputs.add(new SequenceInput(s.cache(), chunk, s.needsAllLogits()));
                     tokens += chunk.length;
                     break;
                 }
@@ -117,7 +117,17 @@ final class Batch {
                 int index = i;
                 try {
                     pass.commit(i);
-                    s.advance(inputs.get(i).tokens().length, () -> pass.lastLogits(index));
+                    s.advance(inputs.get(i).tokens().length, new StepLogits() {
+                        @Override
+                        public float[] last() {
+                            return pass.lastLogits(index);
+                        }
+
+                        @Override
+                        public float[] row(int r) {
+                            return pass.logitRow(index, r);
+                        }
+                    });
                 } catch (RuntimeException | Error e) {
                     remove(s, e);
                 }

@@ -9,20 +9,28 @@ import java.util.List;
  *
  * @param ignoreEos keep generating past the model's end-of-sequence tokens (benchmarks that need a
  *     fixed number of tokens, as vLLM's {@code ignore_eos})
+ * @param logprobs which log-probabilities to report ({@link Logprobs#NONE} for none)
  */
 public record GenerationRequest(String prompt, int maxNewTokens, SamplingParams sampling, List<String> stop,
-        CachePolicy policy, boolean ignoreEos) {
+        CachePolicy policy, boolean ignoreEos, Logprobs logprobs) {
 
     public GenerationRequest {
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("maxNewTokens must be ≥ 0");
         }
         stop = stop == null ? List.of() : List.copyOf(stop);
+        logprobs = logprobs == null ? Logprobs.NONE : logprobs;
+    }
+
+    /** A request that reports no log-probabilities. */
+    public GenerationRequest(String prompt, int maxNewTokens, SamplingParams sampling, List<String> stop,
+            CachePolicy policy, boolean ignoreEos) {
+        this(prompt, maxNewTokens, sampling, stop, policy, ignoreEos, Logprobs.NONE);
     }
 
     /** A request that stops at the model's end-of-sequence tokens. */
     public GenerationRequest(String prompt, int maxNewTokens, SamplingParams sampling, List<String> stop,
             CachePolicy policy) {
-        this(prompt, maxNewTokens, sampling, stop, policy, false);
+        this(prompt, maxNewTokens, sampling, stop, policy, false, Logprobs.NONE);
     }
 }

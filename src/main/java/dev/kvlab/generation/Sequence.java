@@ -2,9 +2,10 @@ package dev.kvlab.generation;
 
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.tokenizer.StreamingDecoder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Supplier;
 
 /**
  * One generation in progress: its prompt, its cache, its sampler and stop strings, and the output so
@@ -22,6 +23,8 @@ final class Sequence {
     private final Sampler sampler;
     private final StopSequences stops;
     private final StringBuilder text = new StringBuilder();
+    private final List<TokenLogprob> promptLogprobs = new ArrayList<>();
+    private final List<TokenLogprob> completionLogprobs = new ArrayList<>();
     private volatile String cancelled;
     private StreamingDecoder detokenizer;
     private KvCache cache;
@@ -86,23 +89,36 @@ final class Sequence {
         return cancelled;
     }
 
-    /** The tokens this sequence feeds the next step: a prompt chunk of at most {@code room}, or its last token. */
+    /**
+     * The tokens this sequence feeds the next step: a prompt chunk of at most {@code room}, or its last
+     * token. A prompt whose log-probabilities are reported goes in one token per step when the policy
+     * compacts, so each prediction sees only what the policy kept (as {@link PerplexityEvaluator}).
+     */
     int[] nextInput(int room) {
         if (prefilling()) {
-            int to = Math.min(prompt.length, prefilled + Math.min(room, generator.prefillChunk()));
+            int chunk = request.logprobs().prompt() && request.policy().compacts() ? 1 : generator.prefillChunk();
+            int to = Math.min(prompt.length, prefilled + Math.min(room, chunk));
             return Arrays.copyOfRange(prompt, prefilled, to);
         }
         return new int[] {nextToken};
     }
 
+    /** Whether the next step must return logits for every fed token, not only the last. */
+    boolean needsAllLogits() {
+        return prefilling() && request.logprobs().prompt();
+    }
+
     /**
      * After a step that fed {@code fed} tokens was committed: reports the cache, and once the prompt is
-     * in, samples the next token from {@code logits} (the last row) and emits it or ends the sequence.
+     * in, samples the next token from the last row of {@code logits} and emits it or ends the sequence.
      */
-    void advance(int fed, Supplier<float[]> logits) {
+    void advance(int fed, StepLogits logits) {
         boolean decoding = !prefilling();
         listener.onCacheUpdated(cache);
         if (!decoding) {
+            if (request.logprobs().prompt()) {
+                scorePrompt(fed, logits);
+            }
             prefilled += fed;
             if (prefilling()) {
                 return;
@@ -113,7 +129,8 @@ final class Sequence {
                 return;
             }
         }
-        int token = sampler.sample(logits.get());
+        float[] next = logits.last();
+        int token = sampler.sample(next);
         if (firstTokenNanos == 0) {
             firstTokenNanos = System.nanoTime();
         }
@@ -123,8 +140,13 @@ final class Sequence {
             return;
         }
         completionTokens++;
+        TokenLogprob logprob = null;
+        if (request.logprobs().completion()) {
+            logprob = TokenLogprob.of(next, token, request.logprobs().top());
+            completionLogprobs.add(logprob);
+        }
         StopSequences.Result piece = stops.append(detokenizer.push(token));
-        emit(token, piece.text());
+        emit(token, piece.text(), logprob);
         if (piece.stopped()) {
             finishReason = FinishReason.STOP;
             finish();
@@ -132,6 +154,21 @@ final class Sequence {
             complete(); // the last token needs no forward pass
         } else {
             nextToken = token;
+        }
+    }
+
+    /**
+     * Log-probabilities of the prompt tokens this step predicted: row r of a chunk starting at
+     * {@code prefilled} predicts prompt token {@code prefilled + r + 1}.
+     */
+    private void scorePrompt(int fed, StepLogits logits) {
+        if (prefilled == 0) {
+            promptLogprobs.add(TokenLogprob.unpredicted(prompt[0]));
+        }
+        int top = request.logprobs().top();
+        for (int r = 0; r < fed && prefilled + r + 1 < prompt.length; r++) {
+            float[] row = r == fed - 1 ? logits.last() : logits.row(r);
+            promptLogprobs.add(TokenLogprob.of(row, prompt[prefilled + r + 1], top));
         }
     }
 
@@ -148,14 +185,14 @@ final class Sequence {
             finishReason = FinishReason.STOP;
         }
         if (!rest.isEmpty()) {
-            emit(-1, rest);
+            emit(-1, rest, null);
         }
         finish();
     }
 
-    private void emit(int token, String piece) {
+    private void emit(int token, String piece, TokenLogprob logprob) {
         text.append(piece);
-        listener.onToken(token, piece);
+        listener.onToken(token, piece, logprob);
     }
 
     private void finish() {
@@ -165,7 +202,7 @@ final class Sequence {
         GenerationTimings timings = new GenerationTimings(prefillEnd - startNanos, end - prefillEnd, ttft,
                 Math.max(0, completionTokens - 1));
         GenerationResult r = new GenerationResult(text.toString(), finishReason, prompt.length, completionTokens,
-                timings, cache.stats());
+                timings, cache.stats(), promptLogprobs, completionLogprobs);
         release();
         result.complete(r);
     }

@@ -18,6 +18,14 @@ public interface TokenListener {
     void onToken(int tokenId, String text);
 
     /**
+     * {@link #onToken(int, String)} with the token's log-probabilities when the request asked for them
+     * ({@code logprob} is null otherwise, and for the released tail).
+     */
+    default void onToken(int tokenId, String text, TokenLogprob logprob) {
+        onToken(tokenId, text);
+    }
+
+    /**
      * Called on the generating thread after every forward pass (each prefill chunk and each decode
      * step), once the policy has compacted the cache, so a server can follow the cache live. Read
      * figures only: the cache must not be modified or kept.

@@ -95,18 +95,14 @@ public abstract class AbstractDecoder implements TransformerModel {
 
     /** Every sequence's tokens, in order, as an int64 index array in the first sequence's manager. */
     protected static NDArray tokenIndex(ForwardPass pass) {
-        int rows = 0;
-        for (int i = 0; i < pass.size(); i++) {
-            rows += pass.input(i).tokens().length;
-        }
-        long[] ids = new long[rows];
+        long[] ids = new long[pass.rows()];
         int r = 0;
         for (int i = 0; i < pass.size(); i++) {
             for (int t : pass.input(i).tokens()) {
                 ids[r++] = t;
             }
         }
-        return pass.input(0).cache().manager().create(ids, new Shape(rows));
+        return pass.input(0).cache().manager().create(ids, new Shape(ids.length));
     }
 
     /**

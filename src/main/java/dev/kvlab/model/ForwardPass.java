@@ -20,6 +20,7 @@ public final class ForwardPass {
     private final int layers;
     private final AttentionObservation[][] observations; // [sequence][layer]
     private final int[] firstLogitRow; // per sequence, and the total at the end
+    private final int rows;
     private final boolean[] settled;
     private NDArray logits;
     private float[] hostLogits;
@@ -34,6 +35,12 @@ public final class ForwardPass {
             firstLogitRow[i + 1] = firstLogitRow[i] + (in.allPositions() ? in.tokens().length : 1);
         }
         this.settled = new boolean[inputs.size()];
+        this.rows = inputs.stream().mapToInt(in -> in.tokens().length).sum();
+    }
+
+    /** Tokens fed to the model, every sequence's in order: the rows of the pass's hidden states. */
+    public int rows() {
+        return rows;
     }
 
     public int size() {
@@ -73,17 +80,26 @@ public final class ForwardPass {
         return logits.split(new long[] {firstLogitRow[sequence], firstLogitRow[sequence + 1]}, 0).get(1);
     }
 
-    /**
-     * The logits of a sequence's last new token, copied to the host; the whole batch's logits are
-     * copied once, on the first call.
-     */
+    /** The logits of a sequence's last new token, copied to the host (see {@link #logitRow}). */
     public float[] lastLogits(int sequence) {
+        return logitRow(sequence, firstLogitRow[sequence + 1] - firstLogitRow[sequence] - 1);
+    }
+
+    /**
+     * Row {@code row} of a sequence's logits (its {@code row}-th new token, when its input asked for
+     * all positions), copied to the host; the whole batch's logits are copied once, on the first call.
+     */
+    public float[] logitRow(int sequence, int row) {
+        int rows = firstLogitRow[sequence + 1] - firstLogitRow[sequence];
+        if (row < 0 || row >= rows) {
+            throw new IndexOutOfBoundsException("row " + row + " of a sequence with " + rows + " logit rows");
+        }
         if (hostLogits == null) {
             hostLogits = logits.toFloatArray();
         }
         int vocab = hostLogits.length / logitRows();
-        int row = firstLogitRow[sequence + 1] - 1;
-        return Arrays.copyOfRange(hostLogits, row * vocab, (row + 1) * vocab);
+        int at = firstLogitRow[sequence] + row;
+        return Arrays.copyOfRange(hostLogits, at * vocab, (at + 1) * vocab);
     }
 
     /**

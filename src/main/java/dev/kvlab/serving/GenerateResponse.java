@@ -1,5 +1,6 @@
 package dev.kvlab.serving;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.kvlab.cache.CacheStats;
 import dev.kvlab.generation.GenerationResult;
@@ -9,7 +10,8 @@ import java.util.Map;
 
 /**
  * The answer of {@code POST /generate} (DESIGN §5): the text, why it ended, token counts, where the
- * time went, what the KV cache held and how much memory the device holds.
+ * time went, what the KV cache held and how much memory the device holds. {@code engine} is the
+ * engine's result itself, for answers that need more of it (log-probabilities); it is not written.
  */
 record GenerateResponse(
         @JsonProperty("id") String id,
@@ -18,7 +20,8 @@ record GenerateResponse(
         @JsonProperty("usage") Usage usage,
         @JsonProperty("timings") Timings timings,
         @JsonProperty("kv_cache") KvCache kvCache,
-        @JsonProperty("memory") Memory memory) {
+        @JsonProperty("memory") Memory memory,
+        @JsonIgnore GenerationResult engine) {
 
     record Usage(
             @JsonProperty("prompt_tokens") int promptTokens,
@@ -69,7 +72,7 @@ record GenerateResponse(
                 millis(queueNanos + t.timeToFirstTokenNanos()), Math.round(t.tokensPerSecond() * 100) / 100.0);
         return new GenerateResponse(id, result.text(), result.finishReason().apiName(),
                 new Usage(result.promptTokens(), result.completionTokens()), timings, KvCache.of(result.cache()),
-                Memory.of(memory));
+                Memory.of(memory), result);
     }
 
     /** Nanoseconds as milliseconds with microsecond precision. */

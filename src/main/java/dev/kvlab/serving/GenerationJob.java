@@ -7,6 +7,7 @@ import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.GenerationResult;
 import dev.kvlab.generation.StepScheduler;
 import dev.kvlab.generation.TokenListener;
+import dev.kvlab.generation.TokenLogprob;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.serving.GenerationFailures.Cancel;
 import java.io.IOException;
@@ -30,7 +31,7 @@ final class GenerationJob implements Runnable {
     /** What the scheduler thread hands to the job's thread. */
     private sealed interface Event permits Token, End {}
 
-    private record Token(int id, String text) implements Event {}
+    private record Token(int id, String text, TokenLogprob logprob) implements Event {}
 
     private record End(GenerationResult result, Throwable failure) implements Event {}
 
@@ -160,7 +161,7 @@ final class GenerationJob implements Runnable {
             Token token = (Token) event;
             if (!clientGone) {
                 try {
-                    sink.token(token.id(), token.text());
+                    sink.token(token.id(), token.text(), token.logprob());
                 } catch (IOException e) {
                     clientGone = true;
                     cancel(Cancel.CLIENT_GONE);
@@ -202,10 +203,15 @@ final class GenerationJob implements Runnable {
 
         @Override
         public void onToken(int tokenId, String text) {
+            onToken(tokenId, text, null);
+        }
+
+        @Override
+        public void onToken(int tokenId, String text, TokenLogprob logprob) {
             if (tokenId >= 0) {
                 recorder.tokenGenerated();
             }
-            events.add(new Token(tokenId, text));
+            events.add(new Token(tokenId, text, logprob));
         }
 
         @Override

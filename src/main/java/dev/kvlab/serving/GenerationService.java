@@ -7,6 +7,7 @@ import dev.kvlab.generation.StepScheduler;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.Architecture;
+import dev.kvlab.tokenizer.TextTokenizer;
 import dev.kvlab.serving.GenerationFailures.Cancel;
 import jakarta.annotation.PreDestroy;
 import java.time.Duration;
@@ -92,6 +93,26 @@ class GenerationService {
         jobs.remove(job);
     }
 
+    /** The served model's tokenizer. */
+    TextTokenizer tokenizer() {
+        return scheduler.generator().tokenizer();
+    }
+
+    /** The prompt as the model sees a text: its token ids, BOS included when the model uses one. */
+    int[] promptTokens(String text) {
+        return scheduler.generator().promptTokens(text);
+    }
+
+    /** The model's positions: the longest sequence it can read. */
+    int maxPositions() {
+        return scheduler.generator().model().config().maxPositions();
+    }
+
+    /** Token ids both the model and its tokenizer know: 0 … this − 1. */
+    int vocabSize() {
+        return Math.min(scheduler.generator().model().config().vocabSize(), tokenizer().vocabSize());
+    }
+
     /** The loaded model's architecture, which decides which cache options apply. */
     Architecture architecture() {
         return scheduler.generator().model().config().architecture();
@@ -106,11 +127,19 @@ class GenerationService {
      *     when it does not fit in memory
      */
     GenerationJob stream(GenerationRequest request, GenerationSink sink) {
+        return stream(request, null, sink);
+    }
+
+    /**
+     * {@link #stream(GenerationRequest, GenerationSink)} for a prompt given as token ids, fed to the
+     * model as they are (no BOS added); null encodes {@code request.prompt()}.
+     */
+    GenerationJob stream(GenerationRequest request, int[] promptIds, GenerationSink sink) {
         long arrival = System.nanoTime();
         if (closing) {
             throw ApiException.unavailable("the server is shutting down", null);
         }
-        int[] prompt = scheduler.generator().promptTokens(request.prompt());
+        int[] prompt = promptIds != null ? promptIds.clone() : scheduler.generator().promptTokens(request.prompt());
         int promptTokens = prompt.length;
         if (promptTokens > maxPromptTokens) {
             throw ApiException.tooLarge("prompt", "is " + promptTokens + " tokens, more than the " + maxPromptTokens

@@ -1,5 +1,6 @@
 package dev.kvlab.serving;
 
+import dev.kvlab.generation.TokenLogprob;
 import java.io.IOException;
 
 /**
@@ -14,6 +15,11 @@ interface GenerationSink {
      * @param text what the token adds to the output (may be empty)
      */
     void token(int tokenId, String text) throws IOException;
+
+    /** {@link #token(int, String)} with the token's log-probabilities, null unless the request asked for them. */
+    default void token(int tokenId, String text, TokenLogprob logprob) throws IOException {
+        token(tokenId, text);
+    }
 
     void done(GenerateResponse response) throws IOException;
 

@@ -6,6 +6,9 @@ import jakarta.annotation.PreDestroy;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -51,8 +54,35 @@ class JsonReplies {
      */
     <T> DeferredResult<T> generate(HttpServletRequest http, GenerationRequest request,
             Function<GenerateResponse, T> answer) {
-        Reply<T> reply = new Reply<>(answer);
-        reply.watch(generation.stream(request, reply), new ConnectionProbe(http));
+        return generateAll(http, List.of(new Part(request, null)), responses -> answer.apply(responses.get(0)));
+    }
+
+    /** One generation of a reply that holds several: the request, and its prompt's token ids or null. */
+    record Part(GenerationRequest request, int[] promptIds) {}
+
+    /**
+     * Starts every part (they run side by side in the scheduler's batch) and answers {@code answer} of
+     * their responses in order once all are done. The first problem answers the request and cancels
+     * the other parts; so does a client that hangs up.
+     *
+     * @throws ApiException the problems found before a part starts, as {@link GenerationService#stream};
+     *     the parts already started are cancelled
+     */
+    <T> DeferredResult<T> generateAll(HttpServletRequest http, List<Part> parts,
+            Function<List<GenerateResponse>, T> answer) {
+        Reply<T> reply = new Reply<>(parts.size(), answer);
+        List<GenerationJob> jobs = new ArrayList<>();
+        try {
+            for (int i = 0; i < parts.size(); i++) {
+                Part part = parts.get(i);
+                jobs.add(part.promptIds() == null ? generation.stream(part.request(), reply.part(i))
+                        : generation.stream(part.request(), part.promptIds(), reply.part(i)));
+            }
+        } catch (RuntimeException e) {
+            jobs.forEach(job -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE));
+            throw e;
+        }
+        reply.watch(jobs, new ConnectionProbe(http));
         return reply.result;
     }
 
@@ -61,55 +91,86 @@ class JsonReplies {
         prober.shutdownNow();
     }
 
-    /** One pending reply: the sink of its generation, and the watch on its client until it is answered. */
-    private final class Reply<T> implements GenerationSink {
+    /** One pending reply: the sinks of its generations, and the watch on its client until it is answered. */
+    private final class Reply<T> {
         final DeferredResult<T> result = new DeferredResult<>(timeout.toMillis());
-        private final Function<GenerateResponse, T> answer;
+        private final Function<List<GenerateResponse>, T> answer;
+        private final GenerateResponse[] responses;
+        private int remaining; // guarded by this
+        private List<GenerationJob> jobs = List.of(); // guarded by this
         private boolean answered; // guarded by this
         private ScheduledFuture<?> probing; // guarded by this
 
-        Reply(Function<GenerateResponse, T> answer) {
+        Reply(int parts, Function<List<GenerateResponse>, T> answer) {
             this.answer = answer;
+            this.responses = new GenerateResponse[parts];
+            this.remaining = parts;
         }
 
-        void watch(GenerationJob job, ConnectionProbe probe) {
-            result.onTimeout(() -> stopThen(job, GenerationFailures.Cancel.TIMEOUT));
-            result.onError(e -> stopThen(job, GenerationFailures.Cancel.CLIENT_GONE));
-            result.onCompletion(() -> stopThen(job, GenerationFailures.Cancel.CLIENT_GONE));
+        GenerationSink part(int index) {
+            return new GenerationSink() {
+                @Override
+                public void token(int tokenId, String text) {}
+
+                @Override
+                public void done(GenerateResponse response) {
+                    partDone(index, response);
+                }
+
+                @Override
+                public void failed(ApiException problem) {
+                    fail(problem);
+                }
+            };
+        }
+
+        void watch(List<GenerationJob> started, ConnectionProbe probe) {
+            result.onTimeout(() -> stopThen(GenerationFailures.Cancel.TIMEOUT));
+            result.onError(e -> stopThen(GenerationFailures.Cancel.CLIENT_GONE));
+            result.onCompletion(() -> stopThen(GenerationFailures.Cancel.CLIENT_GONE));
             synchronized (this) {
-                if (!answered) {
+                jobs = List.copyOf(started);
+                if (answered) { // a part failed before the others were known: they have no one to answer
+                    jobs.forEach(job -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE));
+                } else {
                     long period = PROBE_PERIOD.toMillis();
-                    probing = prober.scheduleWithFixedDelay(() -> probe(job, probe), period, period,
+                    probing = prober.scheduleWithFixedDelay(() -> probe(probe), period, period,
                             TimeUnit.MILLISECONDS);
                 }
             }
         }
 
         /** Runs on the probe thread; holding the lock keeps the probe off the connection once the reply is sent. */
-        private synchronized void probe(GenerationJob job, ConnectionProbe probe) {
+        private synchronized void probe(ConnectionProbe probe) {
             if (answered) {
                 return;
             }
             try {
                 if (probe.clientGone()) {
                     stop();
-                    job.cancel(GenerationFailures.Cancel.CLIENT_GONE);
+                    jobs.forEach(job -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE));
                 }
             } catch (IOException | RuntimeException e) {
-                log.debug("Cannot watch the client of generation {} any more: {}", job.id(), e.toString());
+                log.debug("Cannot watch the client of generations {} any more: {}",
+                        jobs.stream().map(GenerationJob::id).toList(), e.toString());
                 stop();
             }
         }
 
-        @Override
-        public void token(int tokenId, String text) {}
-
-        @Override
-        public void done(GenerateResponse response) {
+        private void partDone(int index, GenerateResponse response) {
+            synchronized (this) {
+                if (answered) {
+                    return;
+                }
+                responses[index] = response;
+                if (--remaining > 0) {
+                    return;
+                }
+            }
             stop();
             T body;
             try {
-                body = answer.apply(response);
+                body = answer.apply(Arrays.asList(responses));
             } catch (RuntimeException e) {
                 result.setErrorResult(e);
                 return;
@@ -117,16 +178,27 @@ class JsonReplies {
             result.setResult(body);
         }
 
-        @Override
-        public void failed(ApiException problem) {
+        private void fail(ApiException problem) {
+            List<GenerationJob> others;
+            synchronized (this) {
+                if (answered) {
+                    return;
+                }
+                others = jobs;
+            }
             stop();
+            others.forEach(job -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE)); // no-ops once finished
             result.setErrorResult(problem);
         }
 
-        /** The async cycle ends (timeout, error, completion): the generation has no one to answer any more. */
-        private void stopThen(GenerationJob job, GenerationFailures.Cancel reason) {
+        /** The async cycle ends (timeout, error, completion): the generations have no one to answer any more. */
+        private void stopThen(GenerationFailures.Cancel reason) {
+            List<GenerationJob> all;
+            synchronized (this) {
+                all = jobs;
+            }
             stop();
-            job.cancel(reason); // a no-op once it has finished
+            all.forEach(job -> job.cancel(reason)); // no-ops once finished
         }
 
         private synchronized void stop() {

@@ -1,13 +1,16 @@
 package dev.kvlab.serving;
 
 import dev.kvlab.config.KvlabProperties;
-import dev.kvlab.generation.GenerationRequest;
+import dev.kvlab.generation.TokenLogprob;
 import dev.kvlab.model.ModelFolder;
+import dev.kvlab.tokenizer.TextTokenizer;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -58,18 +61,47 @@ class OpenAiController {
 
     @PostMapping(path = "/completions", consumes = MediaType.APPLICATION_JSON_VALUE)
     Object completions(@RequestBody CompletionRequest body, HttpServletRequest http) {
-        GenerationRequest request = body.toGeneration(limits, generation.architecture(), card.id());
-        long created = Instant.now().getEpochSecond();
-        String echoed = body.echoes() ? request.prompt() : "";
-        if (!body.streams()) {
-            return replies.generate(http, request, r -> CompletionResponse.of(
-                    "cmpl-" + r.id().substring(r.id().indexOf('-') + 1), created, card.id(), echoed, r));
+        TextTokenizer tokenizer = generation.tokenizer();
+        List<CompletionRequest.Prompt> prompts = body.prompts(generation.vocabSize(), tokenizer::decode);
+        List<JsonReplies.Part> parts = new ArrayList<>(prompts.size());
+        for (CompletionRequest.Prompt prompt : prompts) {
+            parts.add(new JsonReplies.Part(body.toGeneration(limits, generation.architecture(), card.id(), prompt),
+                    prompt.ids()));
         }
+        long created = Instant.now().getEpochSecond();
+        if (!body.streams()) {
+            String id = "cmpl-" + UUID.randomUUID();
+            return replies.generateAll(http, parts, responses -> {
+                List<CompletionResponse.Choice> choices = new ArrayList<>(responses.size());
+                for (int i = 0; i < responses.size(); i++) {
+                    choices.add(choice(i, prompts.get(i).text(), body, responses.get(i), tokenizer));
+                }
+                return CompletionResponse.of(id, created, card.id(), choices, responses);
+            });
+        }
+        if (parts.size() != 1) {
+            throw ApiException.badRequest("prompt", "a streamed completion takes one prompt, got " + parts.size());
+        }
+        String echoed = body.echoes() ? prompts.get(0).text() : "";
         SseEmitter emitter = EventStreams.emitter(limits.requestTimeout());
         Chunks chunks = new Chunks(emitter, "cmpl-" + UUID.randomUUID(), created, card.id(), echoed,
-                body.includesUsage());
-        EventStreams.cancelWhenClosed(emitter, generation.stream(request, chunks));
+                body.includesUsage(), tokenizer, prompts.get(0).text().length());
+        EventStreams.cancelWhenClosed(emitter,
+                generation.stream(parts.get(0).request(), parts.get(0).promptIds(), chunks));
         return emitter;
+    }
+
+    /** One prompt's choice: its text (after the prompt, with {@code echo}) and the log-probabilities asked for. */
+    private static CompletionResponse.Choice choice(int index, String prompt, CompletionRequest body,
+            GenerateResponse r, TextTokenizer tokenizer) {
+        String text = (body.echoes() ? prompt : "") + r.text();
+        CompletionResponse.Logprobs logprobs = null;
+        if (body.logprobs() != null) {
+            List<TokenLogprob> entries = new ArrayList<>(r.engine().promptLogprobs());
+            entries.addAll(r.engine().completionLogprobs());
+            logprobs = CompletionResponse.Logprobs.of(entries, tokenizer::tokenText, body.echoes() ? 0 : prompt.length());
+        }
+        return new CompletionResponse.Choice(text, index, logprobs, CompletionResponse.finishReason(r.finishReason()));
     }
 
     /** When the model was made: its {@code config.json}'s modification time, in epoch seconds. */
@@ -81,30 +113,48 @@ class OpenAiController {
         }
     }
 
-    /** Writes a generation as OpenAI completion chunks. */
+    /**
+     * Writes a generation as OpenAI completion chunks; with {@code logprobs}, each token's chunk carries
+     * its own (the echoed prompt's are only in non-streamed answers).
+     */
     private static final class Chunks implements GenerationSink {
         private final SseEmitter emitter;
         private final String id;
         private final long created;
         private final String model;
         private final boolean includeUsage;
+        private final TextTokenizer tokenizer;
         private String pending;
+        private int offset;
 
-        Chunks(SseEmitter emitter, String id, long created, String model, String echoed, boolean includeUsage) {
+        Chunks(SseEmitter emitter, String id, long created, String model, String echoed, boolean includeUsage,
+                TextTokenizer tokenizer, int promptChars) {
             this.emitter = emitter;
             this.id = id;
             this.created = created;
             this.model = model;
             this.includeUsage = includeUsage;
+            this.tokenizer = tokenizer;
             this.pending = echoed;
+            this.offset = promptChars;
         }
 
         @Override
         public void token(int tokenId, String text) throws IOException {
+            token(tokenId, text, null);
+        }
+
+        @Override
+        public void token(int tokenId, String text, TokenLogprob logprob) throws IOException {
             String out = pending + text;
             pending = "";
-            if (!out.isEmpty()) {
-                send(CompletionResponse.chunk(id, created, model, out, null));
+            CompletionResponse.Logprobs logprobs = null;
+            if (logprob != null) {
+                logprobs = CompletionResponse.Logprobs.of(List.of(logprob), tokenizer::tokenText, offset);
+                offset += logprobs.tokens().get(0).length();
+            }
+            if (!out.isEmpty() || logprobs != null) {
+                send(CompletionResponse.chunk(id, created, model, out, logprobs, null));
             }
         }
 

@@ -131,6 +131,20 @@ public final class TextTokenizer implements Closeable {
         return withNative(() -> tokenizer.decode(longIds, true));
     }
 
+    /**
+     * One token's text as it stands alone, special tokens written out ({@code <|eot_id|>}), for
+     * per-token listings such as log-probabilities; a token holding part of a UTF-8 character shows
+     * U+FFFD.
+     *
+     * @throws IllegalArgumentException if the id is outside the vocabulary
+     */
+    public String tokenText(int id) {
+        if (id < 0 || id >= vocabSize) {
+            throw new IllegalArgumentException("token id " + id + " outside vocabulary of " + vocabSize);
+        }
+        return withNative(() -> tokenizer.decode(new long[] {id}, false));
+    }
+
     /** One more than the largest token id, special tokens included. */
     public int vocabSize() {
         return vocabSize;

@@ -134,8 +134,8 @@ class HardeningIntegrationTest {
         t.add(v1("prompt missing", "{\"model\": \"tiny-llama\"}", "prompt"));
         t.add(v1("prompt null", "{\"prompt\": null}", "prompt"));
         t.add(v1("empty prompt list", "{\"prompt\": []}", "prompt"));
-        t.add(v1("two prompts", "{\"prompt\": [\"a\", \"b\"]}", "prompt"));
-        t.add(v1("token-id prompt", "{\"prompt\": [[1, 2, 3]]}", "prompt[0]"));
+        t.add(v1("a boolean among prompts", "{\"prompt\": [\"a\", true]}", "prompt[1]"));
+        t.add(v1("negative token id", "{\"prompt\": [[1, -2, 3]]}", "prompt[0][1]"));
         t.add(v1("max_tokens -1", "{\"prompt\": \"hi\", \"max_tokens\": -1}", "max_tokens"));
         t.add(v1("max_tokens 1e400", "{\"prompt\": \"hi\", \"max_tokens\": 1e400}", "max_tokens"));
         t.add(v1("temperature 2.5", "{\"prompt\": \"hi\", \"temperature\": 2.5}", "temperature"));

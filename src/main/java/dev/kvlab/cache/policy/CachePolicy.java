@@ -21,6 +21,14 @@ public interface CachePolicy {
 
     RopeMode ropeMode();
 
+    /**
+     * Whether the policy ever evicts or merges slots; when it does not, feeding a text in chunks or
+     * token by token leaves the same cache, so each prediction sees the same keys either way.
+     */
+    default boolean compacts() {
+        return true;
+    }
+
     /** Whether the cache size is bounded; {@code full} is not. */
     boolean isBounded();
 

@@ -29,6 +29,11 @@ public final class FullPolicy implements CachePolicy {
     }
 
     @Override
+    public boolean compacts() {
+        return false;
+    }
+
+    @Override
     public int maxSlots() {
         return Integer.MAX_VALUE;
     }

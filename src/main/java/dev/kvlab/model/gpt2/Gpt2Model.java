@@ -62,11 +62,7 @@ public final class Gpt2Model extends AbstractDecoder {
 
     /** Each row's learned position: a sequence's new tokens follow the tokens it has seen. */
     private static NDArray positions(ForwardPass pass) {
-        int rows = 0;
-        for (int s = 0; s < pass.size(); s++) {
-            rows += pass.input(s).tokens().length;
-        }
-        long[] index = new long[rows];
+        long[] index = new long[pass.rows()];
         int r = 0;
         for (int s = 0; s < pass.size(); s++) {
             long first = pass.input(s).cache().seenTokens();
