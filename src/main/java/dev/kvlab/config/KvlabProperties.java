@@ -43,9 +43,11 @@ public record KvlabProperties(
      *     downloaded into {@code cacheDir} (honouring {@code HF_ENDPOINT} and {@code HF_TOKEN}) and
      *     {@code path} is ignored
      * @param cacheDir where Hub models are kept, one folder per repo
+     * @param chatTemplate a Jinja chat-template file for {@code /v1/chat/completions}; it overrides
+     *     the {@code chat_template} of the model's {@code tokenizer_config.json}, or supplies one
      */
     public record Model(@DefaultValue("models/kvlab-tiny") String path, String dtype, String id,
-            @DefaultValue("data/hub") String cacheDir) {
+            @DefaultValue("data/hub") String cacheDir, String chatTemplate) {
         @ConstructorBinding
         public Model {
             if (path == null || path.isBlank()) {
@@ -54,11 +56,12 @@ public record KvlabProperties(
             dataType(dtype); // fail at binding, not at load time
             id = id == null || id.isBlank() ? null : id.trim();
             cacheDir = cacheDir == null || cacheDir.isBlank() ? "data/hub" : cacheDir;
+            chatTemplate = chatTemplate == null || chatTemplate.isBlank() ? null : chatTemplate.trim();
         }
 
         /** A local model folder, no Hub id. */
         public Model(String path, String dtype) {
-            this(path, dtype, null, "data/hub");
+            this(path, dtype, null, "data/hub", null);
         }
 
         public Path dir() {

@@ -10,9 +10,11 @@ import java.util.List;
  * @param ignoreEos keep generating past the model's end-of-sequence tokens (benchmarks that need a
  *     fixed number of tokens, as vLLM's {@code ignore_eos})
  * @param logprobs which log-probabilities to report ({@link Logprobs#NONE} for none)
+ * @param stopTokens token ids that end the output as the model's end-of-sequence tokens do (a chat
+ *     template's end-of-turn tokens such as {@code <|eot_id|>}); like them, not part of the text
  */
 public record GenerationRequest(String prompt, int maxNewTokens, SamplingParams sampling, List<String> stop,
-        CachePolicy policy, boolean ignoreEos, Logprobs logprobs) {
+        CachePolicy policy, boolean ignoreEos, Logprobs logprobs, List<Integer> stopTokens) {
 
     public GenerationRequest {
         if (maxNewTokens < 0) {
@@ -20,6 +22,13 @@ public record GenerationRequest(String prompt, int maxNewTokens, SamplingParams 
         }
         stop = stop == null ? List.of() : List.copyOf(stop);
         logprobs = logprobs == null ? Logprobs.NONE : logprobs;
+        stopTokens = stopTokens == null ? List.of() : List.copyOf(stopTokens);
+    }
+
+    /** A request that stops at no token but the model's end-of-sequence ones. */
+    public GenerationRequest(String prompt, int maxNewTokens, SamplingParams sampling, List<String> stop,
+            CachePolicy policy, boolean ignoreEos, Logprobs logprobs) {
+        this(prompt, maxNewTokens, sampling, stop, policy, ignoreEos, logprobs, List.of());
     }
 
     /** A request that reports no log-probabilities. */

@@ -134,7 +134,7 @@ final class Sequence {
         if (firstTokenNanos == 0) {
             firstTokenNanos = System.nanoTime();
         }
-        if (!request.ignoreEos() && generator.isEos(token)) {
+        if (!request.ignoreEos() && (generator.isEos(token) || request.stopTokens().contains(token))) {
             finishReason = FinishReason.EOS;
             complete();
             return;

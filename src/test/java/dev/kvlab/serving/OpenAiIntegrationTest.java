@@ -162,4 +162,13 @@ class OpenAiIntegrationTest extends ServingIntegrationTest {
         assertThat(badJson.statusCode()).isEqualTo(400);
         assertThat(json(badJson).path("error").path("message").asString()).contains("not valid JSON");
     }
+
+    @Test
+    void chatOnAModelWithoutATemplateNamesTheSettingThatSuppliesOne() {
+        HttpResponse<String> r = HttpFixture.send(sdkPost("/v1/chat/completions", """
+                {"model": "tiny-llama", "messages": [{"role": "user", "content": "Hi"}]}""").build());
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).path("field").asString()).isEqualTo("kvlab.model.chat-template");
+        assertThat(json(r).path("error").path("message").asString()).contains("chat template");
+    }
 }
