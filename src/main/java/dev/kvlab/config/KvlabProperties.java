@@ -4,10 +4,14 @@ import ai.djl.ndarray.types.DataType;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Everything under {@code kvlab.*}: which model to load and where, and the limits the server
@@ -125,6 +129,9 @@ public record KvlabProperties(
      * @param maxBatchTokens most tokens one scheduler step feeds the model (a token per decoding
      *     sequence plus one prompt chunk); 0 (the default) means {@code kvlab.prefill.chunk} plus the
      *     batch size, so a whole chunk fits beside a full batch of decode rows
+     * @param defaultKvCache the {@code kv_cache} of requests that send none, as a JSON object such as
+     *     {@code {"policy": "h2o", "budget": 256}}; unset means {@code full}. It lets clients that
+     *     cannot send the extension field (evaluation harnesses, plain OpenAI tools) run under a policy
      */
     public record Serving(
             @DefaultValue("1024") int maxNewTokens,
@@ -133,7 +140,8 @@ public record KvlabProperties(
             @DefaultValue("16") int maxQueue,
             @DefaultValue("300s") Duration requestTimeout,
             @DefaultValue("1MB") DataSize maxBodySize,
-            @DefaultValue("0") int maxBatchTokens) {
+            @DefaultValue("0") int maxBatchTokens,
+            String defaultKvCache) {
         /** Batch size on a CPU when {@code max-concurrent} is not set. */
         public static final int CPU_BATCH = 8;
         /** Batch size on a GPU when {@code max-concurrent} is not set: a decode step there is far from compute-bound at 8. */
@@ -151,6 +159,36 @@ public record KvlabProperties(
             }
             if (maxBodySize == null || maxBodySize.toBytes() <= 0) {
                 throw new IllegalArgumentException("kvlab.serving.max-body-size must be > 0 bytes, got " + maxBodySize);
+            }
+            defaultKvCache = defaultKvCache == null || defaultKvCache.isBlank() ? null : defaultKvCache.trim();
+            defaultKvCache(defaultKvCache); // fail at binding, not at the first request
+        }
+
+        /** The limits with the default step size and cache policy. */
+        public Serving(int maxNewTokens, int maxPromptTokens, int maxConcurrent, int maxQueue, Duration requestTimeout,
+                DataSize maxBodySize, int maxBatchTokens) {
+            this(maxNewTokens, maxPromptTokens, maxConcurrent, maxQueue, requestTimeout, maxBodySize, maxBatchTokens,
+                    null);
+        }
+
+        /** The {@code kv_cache} of requests that send none, or null for {@code full}. */
+        public Map<String, Object> defaultKvCacheParams() {
+            return defaultKvCache(defaultKvCache);
+        }
+
+        private static Map<String, Object> defaultKvCache(String json) {
+            if (json == null) {
+                return null;
+            }
+            try {
+                Map<String, Object> map = JsonMapper.shared().readValue(json, new TypeReference<Map<String, Object>>() {});
+                if (map == null) {
+                    throw new IllegalArgumentException("kvlab.serving.default-kv-cache must be a JSON object, got " + json);
+                }
+                return map;
+            } catch (JacksonException e) {
+                throw new IllegalArgumentException("kvlab.serving.default-kv-cache must be a JSON object such as"
+                        + " {\"policy\": \"h2o\", \"budget\": 256}, got " + json + ": " + e.getOriginalMessage());
             }
         }
 

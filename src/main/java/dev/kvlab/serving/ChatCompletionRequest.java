@@ -183,6 +183,6 @@ record ChatCompletionRequest(
         Logprobs reported = reportsLogprobs() ? new Logprobs(top, false) : Logprobs.NONE;
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
         return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
-                RequestChecks.policy(kvCache, architecture), false, reported, stopTokens);
+                RequestChecks.policy(kvCache, limits, architecture), false, reported, stopTokens);
     }
 }

@@ -149,7 +149,7 @@ record CompletionRequest(
         Logprobs reported = logprobs == null ? Logprobs.NONE : new Logprobs(logprobs, echoes());
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
         return new GenerationRequest(one.text(), maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
-                RequestChecks.policy(kvCache, architecture), false, reported);
+                RequestChecks.policy(kvCache, limits, architecture), false, reported);
     }
 
     /**

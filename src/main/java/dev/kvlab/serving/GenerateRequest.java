@@ -79,6 +79,6 @@ record GenerateRequest(
         }
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
         return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
-                RequestChecks.policy(kvCache, architecture));
+                RequestChecks.policy(kvCache, limits, architecture));
     }
 }

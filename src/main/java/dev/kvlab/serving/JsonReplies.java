@@ -159,11 +159,8 @@ class JsonReplies {
 
         private void partDone(int index, GenerateResponse response) {
             synchronized (this) {
-                if (answered) {
-                    return;
-                }
                 responses[index] = response;
-                if (--remaining > 0) {
+                if (--remaining > 0 || result.isSetOrExpired()) {
                     return;
                 }
             }
@@ -178,10 +175,14 @@ class JsonReplies {
             result.setResult(body);
         }
 
+        /**
+         * The first problem ends the reply, even after the probe found the client gone: the async
+         * request must complete for the server to let go of it.
+         */
         private void fail(ApiException problem) {
             List<GenerationJob> others;
             synchronized (this) {
-                if (answered) {
+                if (result.isSetOrExpired()) {
                     return;
                 }
                 others = jobs;

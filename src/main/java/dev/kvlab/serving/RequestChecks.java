@@ -1,6 +1,7 @@
 package dev.kvlab.serving;
 
 import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.cache.policy.PolicyException;
 import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.model.Architecture;
@@ -31,10 +32,13 @@ final class RequestChecks {
         return stop;
     }
 
-    /** The request's cache policy; a registry error becomes a 400 naming {@code kv_cache.<field>}. */
-    static CachePolicy policy(Map<String, ?> kvCache, Architecture architecture) {
+    /**
+     * The request's cache policy, or {@code kvlab.serving.default-kv-cache}'s when it sends none; a
+     * registry error becomes a 400 naming {@code kv_cache.<field>}.
+     */
+    static CachePolicy policy(Map<String, ?> kvCache, KvlabProperties.Serving limits, Architecture architecture) {
         try {
-            return PolicyRegistry.create(kvCache, architecture);
+            return PolicyRegistry.create(kvCache != null ? kvCache : limits.defaultKvCacheParams(), architecture);
         } catch (PolicyException e) {
             throw ApiException.badRequest("kv_cache." + e.field(), e.getMessage());
         }

@@ -97,6 +97,15 @@ class KvlabPropertiesTest {
         assertBindFails(Map.of("kvlab.model.dtype", "bf16"), "kvlab.model.dtype");
         assertBindFails(Map.of("kvlab.model.dtype", "int8"), "kvlab.model.dtype");
         assertBindFails(Map.of("kvlab.memory.limit", "0"), "kvlab.memory.limit");
+        assertBindFails(Map.of("kvlab.serving.default-kv-cache", "h2o"), "kvlab.serving.default-kv-cache");
+        assertBindFails(Map.of("kvlab.serving.default-kv-cache", "[1]"), "kvlab.serving.default-kv-cache");
+    }
+
+    @Test
+    void aDefaultKvCacheIsReadAsTheJsonObjectARequestWouldSend() {
+        assertThat(bind(Map.of()).serving().defaultKvCacheParams()).isNull();
+        assertThat(bind(Map.of("kvlab.serving.default-kv-cache", "{\"policy\": \"h2o\", \"budget\": 64}"))
+                .serving().defaultKvCacheParams()).containsEntry("policy", "h2o").containsEntry("budget", 64);
     }
 
     private static void assertBindFails(Map<String, Object> properties, String property) {

@@ -32,10 +32,11 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * {@code /v1/chat/completions} on a model given a chat template by {@code kvlab.model.chat-template}
- * (ChatML), and the whole {@code /v1} API driven by the official OpenAI Java SDK, the library users call.
+ * (ChatML) and a default cache policy by {@code kvlab.serving.default-kv-cache}, and the whole
+ * {@code /v1} API driven by the official OpenAI Java SDK, the library users call.
  */
 @TestPropertySource(properties = {"kvlab.model.chat-template=src/test/resources/chat-templates/chatml.jinja",
-        "kvlab.serving.max-prompt-tokens=256"})
+        "kvlab.serving.max-prompt-tokens=256", "kvlab.serving.default-kv-cache={\"policy\": \"h2o\", \"budget\": 64}"})
 class ChatIntegrationTest extends ServingIntegrationTest {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
@@ -85,7 +86,9 @@ class ChatIntegrationTest extends ServingIntegrationTest {
         assertThat(choice.path("message").path("content").asString())
                 .isEqualTo(completion.path("choices").get(0).path("text").asString());
         assertThat(chat.path("usage").path("prompt_tokens").asInt()).isEqualTo(ids.size());
-        assertThat(chat.path("kv_cache").path("policy").asString()).isEqualTo("full");
+        // kvlab.serving.default-kv-cache applies to requests that send no kv_cache
+        assertThat(chat.path("kv_cache").path("policy").asString()).isEqualTo("h2o");
+        assertThat(chat.path("kv_cache").path("params").path("budget").asInt()).isEqualTo(64);
     }
 
     @Test
