@@ -133,4 +133,27 @@ class GeneratorTest {
     void folderEosIdsComeFromGenerationConfig() {
         assertEquals(TinyModels.EOS_ID, ModelFolder.open(tiny.dir()).eosTokenIds()[0]);
     }
+
+    /** A chat template's end-of-turn tokens end the answer as EOS does, and stay out of the text. */
+    @Test
+    void requestStopTokensEndTheOutputLikeEos() {
+        Generator g = generator(new int[0]);
+        List<Integer> ids = new java.util.ArrayList<>();
+        TokenListener collect = (id, text) -> {
+            if (id >= 0) {
+                ids.add(id);
+            }
+        };
+        GenerationResult free = g.generate(request(12, SamplingParams.greedy(), List.of()), collect);
+        int turnEnd = ids.get(4);
+        int firstAt = ids.indexOf(turnEnd);
+        GenerationRequest withStop = new GenerationRequest("the cat sat on the mat", 12, SamplingParams.greedy(),
+                List.of(), new FullPolicy(), false, Logprobs.NONE, List.of(turnEnd));
+        GenerationResult stopped = g.generate(withStop, TokenListener.NONE);
+        assertEquals(FinishReason.EOS, stopped.finishReason());
+        assertEquals(firstAt, stopped.completionTokens());
+        assertEquals(tokenizer.decode(ids.subList(0, firstAt).stream().mapToInt(Integer::intValue).toArray()),
+                stopped.text());
+        assertEquals(12, free.completionTokens());
+    }
 }
