@@ -54,14 +54,6 @@ public final class PerplexityEvaluator {
 
     /** −log softmax(logits)[target], computed stably in double. */
     static double negativeLogLikelihood(float[] logits, int target) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float l : logits) {
-            max = Math.max(max, l);
-        }
-        double sum = 0;
-        for (float l : logits) {
-            sum += Math.exp(l - max);
-        }
-        return Math.log(sum) + max - logits[target];
+        return TokenLogprob.logNormalizer(logits) - logits[target];
     }
 }

@@ -27,6 +27,17 @@ public record TokenLogprob(int token, double logprob, List<Alternative> top) {
      * double from the raw logits.
      */
     static TokenLogprob of(float[] logits, int token, int top) {
+        double logZ = logNormalizer(logits);
+        int[] best = best(logits, top);
+        Alternative[] alternatives = new Alternative[best.length];
+        for (int i = 0; i < best.length; i++) {
+            alternatives[i] = new Alternative(best[i], logits[best[i]] - logZ);
+        }
+        return new TokenLogprob(token, logits[token] - logZ, List.of(alternatives));
+    }
+
+    /** {@code log Σ exp(logits)}, computed stably in double: log-softmax is a logit minus this. */
+    static double logNormalizer(float[] logits) {
         double max = Double.NEGATIVE_INFINITY;
         for (float l : logits) {
             max = Math.max(max, l);
@@ -35,13 +46,7 @@ public record TokenLogprob(int token, double logprob, List<Alternative> top) {
         for (float l : logits) {
             sum += Math.exp(l - max);
         }
-        double logZ = max + Math.log(sum);
-        int[] best = best(logits, top);
-        Alternative[] alternatives = new Alternative[best.length];
-        for (int i = 0; i < best.length; i++) {
-            alternatives[i] = new Alternative(best[i], logits[best[i]] - logZ);
-        }
-        return new TokenLogprob(token, logits[token] - logZ, List.of(alternatives));
+        return max + Math.log(sum);
     }
 
     /** The ids of the {@code k} largest logits, largest first, lower id first on ties. */

@@ -12,7 +12,6 @@ import dev.kvlab.tokenizer.ChatMessage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The body of {@code POST /v1/chat/completions} as OpenAI defines it. The conversation is rendered
@@ -139,22 +138,9 @@ record ChatCompletionRequest(
             throw ApiException.badRequest(bound, "must be between 1 and " + limits.maxNewTokens()
                     + " (kvlab.serving.max-new-tokens), got " + maxNew);
         }
-        double temp = temperature == null ? 1.0 : temperature;
-        if (!(temp >= 0 && temp <= CompletionRequest.MAX_TEMPERATURE)) {
-            throw ApiException.badRequest("temperature", "must be between 0 and " + CompletionRequest.MAX_TEMPERATURE
-                    + ", got " + temp);
-        }
-        double p = topP == null ? 1.0 : topP;
-        if (!(p > 0 && p <= 1)) {
-            throw ApiException.badRequest("top_p", "must be in (0, 1], got " + p);
-        }
-        int k = topK == null ? 0 : topK;
-        if (k < 0) {
-            throw ApiException.badRequest("top_k", "must be >= 0 (0 = off), got " + k);
-        }
-        if (n != null && n != 1) {
-            throw ApiException.badRequest("n", "only n=1 is supported, got " + n);
-        }
+        SamplingParams sampling = RequestChecks.openAiSampling(temperature, topP, topK, seed,
+                CompletionRequest.MAX_TEMPERATURE);
+        RequestChecks.refuseUnsupported(n, logitBias, frequencyPenalty, presencePenalty);
         if (tools != null && !tools.isEmpty()) {
             throw ApiException.badRequest("tools", "tool calls are not supported; leave tools out");
         }
@@ -164,15 +150,6 @@ record ChatCompletionRequest(
         if (responseFormat != null && !"text".equals(responseFormat.get("type"))) {
             throw ApiException.badRequest("response_format", "only {\"type\": \"text\"} is supported");
         }
-        if (logitBias != null && !logitBias.isEmpty()) {
-            throw ApiException.badRequest("logit_bias", "is not supported; leave it out or empty");
-        }
-        if (frequencyPenalty != null && frequencyPenalty != 0) {
-            throw ApiException.badRequest("frequency_penalty", "is not supported; leave it out or 0");
-        }
-        if (presencePenalty != null && presencePenalty != 0) {
-            throw ApiException.badRequest("presence_penalty", "is not supported; leave it out or 0");
-        }
         int top = topLogprobs == null ? 0 : topLogprobs;
         if (top < 0 || top > MAX_TOP_LOGPROBS) {
             throw ApiException.badRequest("top_logprobs", "must be between 0 and " + MAX_TOP_LOGPROBS + ", got " + top);
@@ -181,8 +158,7 @@ record ChatCompletionRequest(
             throw ApiException.badRequest("top_logprobs", "needs \"logprobs\": true");
         }
         Logprobs reported = reportsLogprobs() ? new Logprobs(top, false) : Logprobs.NONE;
-        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
-        return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
+        return new GenerationRequest(prompt, maxNew, sampling, RequestChecks.stops(stop),
                 RequestChecks.policy(kvCache, limits, architecture), false, reported, stopTokens);
     }
 }

@@ -119,18 +119,12 @@ class ChatController {
             if (includeUsage) {
                 send(ChatCompletionResponse.usageChunk(id, created, model, response));
             }
-            EventStreams.send(emitter, SseEmitter.event().data("[DONE]", MediaType.TEXT_PLAIN));
-            emitter.complete();
+            EventStreams.doneOpenAi(emitter);
         }
 
         @Override
         public void failed(ApiException problem) throws IOException {
-            try {
-                Object body = Problems.toMap(Problems.withOpenAiError(problem.getBody()));
-                EventStreams.send(emitter, SseEmitter.event().data(body, MediaType.APPLICATION_JSON));
-            } finally {
-                emitter.complete();
-            }
+            EventStreams.failOpenAi(emitter, problem);
         }
 
         /** The first chunk names the role, as OpenAI's do. */

@@ -11,7 +11,6 @@ import dev.kvlab.model.Architecture;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The body of {@code POST /v1/completions} as OpenAI defines it, with the OpenAI defaults. Fields
@@ -113,42 +112,19 @@ record CompletionRequest(
             throw ApiException.badRequest("max_tokens", "must be between 0 and " + limits.maxNewTokens()
                     + " (kvlab.serving.max-new-tokens), got " + maxNew);
         }
-        double temp = temperature == null ? 1.0 : temperature;
-        if (!(temp >= 0 && temp <= MAX_TEMPERATURE)) {
-            throw ApiException.badRequest("temperature", "must be between 0 and " + MAX_TEMPERATURE + ", got " + temp);
-        }
-        double p = topP == null ? 1.0 : topP;
-        if (!(p > 0 && p <= 1)) {
-            throw ApiException.badRequest("top_p", "must be in (0, 1], got " + p);
-        }
-        int k = topK == null ? 0 : topK;
-        if (k < 0) {
-            throw ApiException.badRequest("top_k", "must be >= 0 (0 = off), got " + k);
-        }
-        if (n != null && n != 1) {
-            throw ApiException.badRequest("n", "only n=1 is supported, got " + n);
-        }
+        SamplingParams sampling = RequestChecks.openAiSampling(temperature, topP, topK, seed, MAX_TEMPERATURE);
+        RequestChecks.refuseUnsupported(n, logitBias, frequencyPenalty, presencePenalty);
         if (bestOf != null && bestOf != 1) {
             throw ApiException.badRequest("best_of", "only best_of=1 is supported, got " + bestOf);
         }
         if (suffix != null && !suffix.isEmpty()) {
             throw ApiException.badRequest("suffix", "is not supported: kvlab completes text, it does not insert it");
         }
-        if (logitBias != null && !logitBias.isEmpty()) {
-            throw ApiException.badRequest("logit_bias", "is not supported; leave it out or empty");
-        }
-        if (frequencyPenalty != null && frequencyPenalty != 0) {
-            throw ApiException.badRequest("frequency_penalty", "is not supported; leave it out or 0");
-        }
-        if (presencePenalty != null && presencePenalty != 0) {
-            throw ApiException.badRequest("presence_penalty", "is not supported; leave it out or 0");
-        }
         if (logprobs != null && (logprobs < 0 || logprobs > MAX_LOGPROBS)) {
             throw ApiException.badRequest("logprobs", "must be between 0 and " + MAX_LOGPROBS + ", got " + logprobs);
         }
         Logprobs reported = logprobs == null ? Logprobs.NONE : new Logprobs(logprobs, echoes());
-        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
-        return new GenerationRequest(one.text(), maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
+        return new GenerationRequest(one.text(), maxNew, sampling, RequestChecks.stops(stop),
                 RequestChecks.policy(kvCache, limits, architecture), false, reported);
     }
 

@@ -2,6 +2,7 @@ package dev.kvlab.serving;
 
 import java.io.IOException;
 import java.time.Duration;
+import org.springframework.http.MediaType;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 
 /** Ties a server-sent event stream to the generation behind it: when the stream ends early, so does the generation. */
@@ -36,5 +37,21 @@ final class EventStreams {
         emitter.onTimeout(() -> job.cancel(GenerationFailures.Cancel.TIMEOUT));
         emitter.onError(e -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE));
         emitter.onCompletion(() -> job.cancel(GenerationFailures.Cancel.CLIENT_GONE));
+    }
+
+    /** Ends an OpenAI stream with its problem as one {@code data:} event carrying OpenAI's {@code error}. */
+    static void failOpenAi(SseEmitter emitter, ApiException problem) throws IOException {
+        try {
+            Object body = Problems.toMap(Problems.withOpenAiError(problem.getBody()));
+            send(emitter, SseEmitter.event().data(body, MediaType.APPLICATION_JSON));
+        } finally {
+            emitter.complete();
+        }
+    }
+
+    /** Ends an OpenAI stream as OpenAI does: {@code data: [DONE]}. */
+    static void doneOpenAi(SseEmitter emitter) throws IOException {
+        send(emitter, SseEmitter.event().data("[DONE]", MediaType.TEXT_PLAIN));
+        emitter.complete();
     }
 }

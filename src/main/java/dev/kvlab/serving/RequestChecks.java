@@ -2,13 +2,15 @@ package dev.kvlab.serving;
 
 import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.config.KvlabProperties;
+import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.cache.policy.PolicyException;
 import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.model.Architecture;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 
-/** Checks that {@code /generate} and {@code /v1/completions} share, so both name fields the same way. */
+/** Checks that {@code /generate} and {@code /v1} share, so all name fields the same way. */
 final class RequestChecks {
     static final int MAX_STOP_SEQUENCES = 16;
 
@@ -41,6 +43,48 @@ final class RequestChecks {
             return PolicyRegistry.create(kvCache != null ? kvCache : limits.defaultKvCacheParams(), architecture);
         } catch (PolicyException e) {
             throw ApiException.badRequest("kv_cache." + e.field(), e.getMessage());
+        }
+    }
+
+    /**
+     * The OpenAI sampling fields ({@code temperature} [1.0] up to {@code maxTemperature}, {@code top_p}
+     * [1.0], the {@code top_k} extension [0 = off], {@code seed} [random]) as sampling parameters.
+     */
+    static SamplingParams openAiSampling(Double temperature, Double topP, Integer topK, Long seed,
+            double maxTemperature) {
+        double temp = temperature == null ? 1.0 : temperature;
+        if (!(temp >= 0 && temp <= maxTemperature)) {
+            throw ApiException.badRequest("temperature", "must be between 0 and " + maxTemperature + ", got " + temp);
+        }
+        double p = topP == null ? 1.0 : topP;
+        if (!(p > 0 && p <= 1)) {
+            throw ApiException.badRequest("top_p", "must be in (0, 1], got " + p);
+        }
+        int k = topK == null ? 0 : topK;
+        if (k < 0) {
+            throw ApiException.badRequest("top_k", "must be >= 0 (0 = off), got " + k);
+        }
+        long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
+        return new SamplingParams(temp, k, p, s);
+    }
+
+    /**
+     * Refuses the OpenAI fields that would change the result and that kvlab does not implement:
+     * {@code n} above 1, a non-empty {@code logit_bias}, non-zero penalties.
+     */
+    static void refuseUnsupported(Integer n, Map<String, Object> logitBias, Double frequencyPenalty,
+            Double presencePenalty) {
+        if (n != null && n != 1) {
+            throw ApiException.badRequest("n", "only n=1 is supported, got " + n);
+        }
+        if (logitBias != null && !logitBias.isEmpty()) {
+            throw ApiException.badRequest("logit_bias", "is not supported; leave it out or empty");
+        }
+        if (frequencyPenalty != null && frequencyPenalty != 0) {
+            throw ApiException.badRequest("frequency_penalty", "is not supported; leave it out or 0");
+        }
+        if (presencePenalty != null && presencePenalty != 0) {
+            throw ApiException.badRequest("presence_penalty", "is not supported; leave it out or 0");
         }
     }
 }
