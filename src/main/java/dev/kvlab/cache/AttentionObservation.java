@@ -56,6 +56,19 @@ public final class AttentionObservation {
     }
 
     /**
+     * Attention each slot received from the last {@code rows} new queries, summed over those queries
+     * and averaged over the group, (kvHeads)(stored): SnapKV's observation-window votes.
+     */
+    public float[][] lastRowsSums(int rows) {
+        if (rows < 1 || rows > tokens) {
+            throw new IllegalArgumentException("rows must be in [1, " + tokens + "], got " + rows);
+        }
+        NDArray window = rows == tokens ? probs : probs.get(new NDIndex(":, :, {}:, :", tokens - rows));
+        NDArray sums = window.mean(new int[] {1}).sum(new int[] {1});
+        return split(sums.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
+    }
+
+    /**
      * Normalized Shannon entropy of each new token's own attention row, {@code −Σ a log a / log
      * #visibleKeys}, averaged over all query heads: one value per new token, in [0, 1].
      */

@@ -181,6 +181,18 @@ public final class LayerCache {
         return anyMerged;
     }
 
+    /** The L2 norm of every stored key, per head: (kvHeads)(stored). */
+    public float[][] keyNorms() {
+        NDArray norms = SlotRanges.view(keyBuffer, 0, stored).toType(DataType.FLOAT32, false)
+                .norm(new int[] {-1}); // (kvHeads, stored)
+        float[] flat = norms.toFloatArray();
+        float[][] out = new float[spec.kvHeads()][];
+        for (int h = 0; h < out.length; h++) {
+            out[h] = Arrays.copyOfRange(flat, h * stored, (h + 1) * stored);
+        }
+        return out;
+    }
+
     /** Stored plus staged slots: the length of {@link #keys()}. */
     public int slots() {
         return stored + staged;

@@ -17,7 +17,7 @@ import java.util.Map;
  * most rank them by a per-slot priority and drop the lowest ({@link #lowest}).
  */
 public abstract sealed class BoundedPolicy implements CachePolicy
-        permits StreamingPolicy, H2oPolicy, TovaPolicy, EntropyMergePolicy, RandomPolicy {
+        permits StreamingPolicy, H2oPolicy, TovaPolicy, EntropyMergePolicy, RandomPolicy, SnapKvPolicy, KnormPolicy {
 
     /**
      * Budget and protected slots as the request resolved them.

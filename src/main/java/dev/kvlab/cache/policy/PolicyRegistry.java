@@ -31,7 +31,8 @@ public final class PolicyRegistry {
     /** What an absent {@code kv_cache}, or one without {@code policy}, means. */
     public static final String DEFAULT_POLICY = "full";
 
-    private static final List<String> NAMES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random");
+    private static final List<String> NAMES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random",
+            "snapkv", "knorm");
     private static final Set<String> BOUNDED = Set.of("budget", "budget_ratio", "sinks", "rope", "compact_every");
     /** The most {@code compact_every} a request may ask for: beyond this the bound stops meaning much. */
     static final int MAX_COMPACT_EVERY = 1024;
@@ -103,6 +104,23 @@ public final class PolicyRegistry {
                 Limits limits = limits(policy, p, 4, 4, RopeMode.ORIGINAL, rotary);
                 yield new RandomPolicy(limits, p.integer("seed", 0, Long.MIN_VALUE, Long.MAX_VALUE));
             }
+            case "snapkv" -> {
+                accept(policy, params, union(BOUNDED, Set.of("window", "kernel", "pooling")));
+                int window = (int) p.integer("window", 32, 1, Integer.MAX_VALUE);
+                int kernel = (int) p.integer("kernel", 5, 1, Integer.MAX_VALUE);
+                if (kernel % 2 == 0) {
+                    throw new PolicyException("kernel", "must be odd, so the pooling is centred on each slot, got " + kernel);
+                }
+                SnapKvPolicy.Pooling pooling = SnapKvPolicy.Pooling.valueOf(
+                        p.choice("pooling", "avg", Set.of("avg", "max")).toUpperCase(Locale.ROOT));
+                yield new SnapKvPolicy(limits(policy, p, 0, 0, RopeMode.ORIGINAL, rotary, window), window, kernel,
+                        pooling);
+            }
+            case "knorm" -> {
+                accept(policy, params, union(WITH_RECENT, Set.of("keep")));
+                boolean keepHigh = p.choice("keep", "low", Set.of("low", "high")).equals("high");
+                yield new KnormPolicy(limits(policy, p, 0, 0, RopeMode.ORIGINAL, rotary), keepHigh);
+            }
             default -> throw new PolicyException("policy",
                     "unknown policy '" + policy + "'; known policies: " + String.join(", ", NAMES));
         };
@@ -115,8 +133,14 @@ public final class PolicyRegistry {
      */
     private static Limits limits(String policy, PolicyParams p, int defaultSinks, int recentDivisor,
             RopeMode defaultRope, boolean rotary) {
+        return limits(policy, p, defaultSinks, recentDivisor, defaultRope, rotary, -1);
+    }
+
+    /** @param fixedRecent the protected newest slots when the policy sets them itself (SnapKV's window), else -1 */
+    private static Limits limits(String policy, PolicyParams p, int defaultSinks, int recentDivisor,
+            RopeMode defaultRope, boolean rotary, int fixedRecent) {
         int sinks = (int) p.integer("sinks", defaultSinks, 0, Integer.MAX_VALUE);
-        int recent = (int) p.integer("recent", -1, 0, Integer.MAX_VALUE);
+        int recent = fixedRecent >= 0 ? fixedRecent : (int) p.integer("recent", -1, 0, Integer.MAX_VALUE);
         RopeMode rope = rope(p, defaultRope, rotary);
         int compactEvery = (int) p.integer("compact_every", 1, 1, MAX_COMPACT_EVERY);
         if (p.has("budget") && p.has("budget_ratio")) {

@@ -81,7 +81,12 @@ class PolicyMatrixTest {
                     spec("policy", "entropy-merge", "budget", budget),
                     spec("policy", "entropy-merge", "budget", budget, "priority", "attention"),
                     spec("policy", "entropy-merge", "budget", budget, "similarity", -1.0),
-                    spec("policy", "random", "budget", budget, "seed", 3))) {
+                    spec("policy", "random", "budget", budget, "seed", 3),
+                    spec("policy", "snapkv", "budget", budget, "window", 4),
+                    spec("policy", "snapkv", "budget", budget, "window", 6, "kernel", 3, "pooling", "max", "sinks", 1),
+                    spec("policy", "knorm", "budget", budget),
+                    spec("policy", "knorm", "budget", budget, "sinks", 1, "recent", 2, "rope", "cache-index",
+                            "keep", "high"))) {
                 cases.add(Arguments.of("llama", s));
             }
         }
@@ -90,7 +95,9 @@ class PolicyMatrixTest {
                 spec("policy", "h2o", "budget", 12, "compact_every", 4),
                 spec("policy", "entropy-merge", "budget", 12, "compact_every", 5),
                 spec("policy", "random", "budget", 12, "compact_every", 16),
-                spec("policy", "tova", "budget_ratio", 0.5, "compact_every", 2))) {
+                spec("policy", "tova", "budget_ratio", 0.5, "compact_every", 2),
+                spec("policy", "snapkv", "budget", 12, "window", 4, "compact_every", 3),
+                spec("policy", "knorm", "budget_ratio", 0.4, "compact_every", 2))) {
             cases.add(Arguments.of("llama", s));
         }
         for (Map<String, Object> s : List.of(
@@ -99,9 +106,10 @@ class PolicyMatrixTest {
                 spec("policy", "entropy-merge", "budget_ratio", 0.4, "similarity", -1.0))) {
             cases.add(Arguments.of("llama", s));
         }
-        for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random")) {
+        for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random", "knorm")) {
             cases.add(Arguments.of("gpt2", spec("policy", policy, "budget", 16)));
         }
+        cases.add(Arguments.of("gpt2", spec("policy", "snapkv", "budget", 16, "window", 4)));
         return cases.stream();
     }
 
@@ -258,7 +266,7 @@ class PolicyMatrixTest {
     static Stream<Arguments> generousBudgets() {
         List<Arguments> cases = new ArrayList<>();
         for (String m : List.of("llama", "gpt2")) {
-            for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random")) {
+            for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random", "snapkv", "knorm")) {
                 cases.add(Arguments.of(m, spec("policy", policy, "budget", PROMPT + DECODE)));
             }
             cases.add(Arguments.of(m, spec("policy", "entropy-merge", "budget_ratio", 1.0, "priority", "attention")));

@@ -111,7 +111,8 @@ class PolicyRegistryTest {
 
     @Test
     void everyPolicyNameBuildsItsClass() {
-        assertThat(PolicyRegistry.names()).containsExactly("full", "streaming", "h2o", "tova", "entropy-merge", "random");
+        assertThat(PolicyRegistry.names()).containsExactly("full", "streaming", "h2o", "tova", "entropy-merge", "random",
+                "snapkv", "knorm");
         assertThat(PolicyRegistry.create(spec("policy", "streaming", "budget", 8))).isInstanceOf(StreamingPolicy.class);
         assertThat(PolicyRegistry.create(spec("policy", "h2o", "budget", 8))).isInstanceOf(H2oPolicy.class);
         assertThat(PolicyRegistry.create(spec("policy", "tova", "budget", 8))).isInstanceOf(TovaPolicy.class);

@@ -1,0 +1,53 @@
+package dev.kvlab.cache.policy;
+
+import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.CompactionPlan;
+import dev.kvlab.cache.LayerCache;
+
+/**
+ * Key-norm eviction (Devoto et al. 2024, "A Simple and Effective L2 Norm-Based Strategy for KV Cache
+ * Compression"): keys with a low L2 norm draw high attention, so each KV head keeps the keys of
+ * lowest norm and drops those of highest. It needs no attention at all, so the engine skips
+ * computing the probabilities for it. RoPE rotates a key without changing its norm, so both RoPE
+ * modes rank alike. {@code keep=high} inverts the rule: on the shipped model the paper's direction
+ * loses the pass key (0 of 27 documents at half the cache, where keeping the highest norms finds 16;
+ * docs/research.md), so the parameter lets a user check which way a model leans.
+ */
+public final class KnormPolicy extends BoundedPolicy {
+
+    private final boolean keepHigh;
+
+    KnormPolicy(Limits limits, boolean keepHigh) {
+        super(limits);
+        this.keepHigh = keepHigh;
+    }
+
+    @Override
+    void ownParams(java.util.Map<String, Object> params) {
+        params.put("keep", keepHigh ? "high" : "low");
+    }
+
+    @Override
+    public String name() {
+        return "knorm";
+    }
+
+    @Override
+    public boolean observesAttention() {
+        return false;
+    }
+
+    @Override
+    CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
+        float[][] norms = cache.keyNorms();
+        int[][] drops = new int[cache.kvHeads()][];
+        for (int h = 0; h < drops.length; h++) {
+            float[] priority = new float[norms[h].length];
+            for (int s = 0; s < priority.length; s++) {
+                priority[s] = keepHigh ? norms[h][s] : -norms[h][s]; // the lowest priority goes first
+            }
+            drops[h] = lowest(priority, window);
+        }
+        return dropping(window, drops);
+    }
+}

@@ -1,0 +1,102 @@
+package dev.kvlab.cache.policy;
+
+import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.CompactionPlan;
+import dev.kvlab.cache.LayerCache;
+import java.util.Map;
+
+/**
+ * SnapKV (Li et al. 2024, "SnapKV: LLM Knows What You are Looking for Before Generation"): the last
+ * {@code window} prompt tokens act as an observation window; each earlier key is scored by the
+ * attention those queries pay it (summed over the window, averaged over the query heads of its KV
+ * group), the scores are smoothed along the sequence by average or max pooling of width
+ * {@code kernel} so that a kept token keeps its neighbours, and each KV head keeps the
+ * {@code budget − window} best keys plus the window itself.
+ *
+ * <p>Chunked prefill: the votes are cast by the last {@code window} tokens of each prompt chunk that
+ * leaves the layer over budget. For a prompt within one chunk ({@code kvlab.prefill.chunk}, 512 by
+ * default) that is the paper's method exactly; for a longer prompt, earlier chunks are compacted by
+ * their own last window before the question at the prompt's end is seen, as kvpress's chunked
+ * presses do. During decoding the paper keeps every new token; a bounded cache cannot, so each new
+ * token's attention is added to the scores and the lowest-scored key goes, as {@code h2o} does,
+ * starting from the window's votes.
+ */
+public final class SnapKvPolicy extends BoundedPolicy {
+
+    /** How the scores are smoothed along the sequence. */
+    enum Pooling {
+        AVG, MAX
+    }
+
+    private final int window;
+    private final int kernel;
+    private final Pooling pooling;
+
+    SnapKvPolicy(Limits limits, int window, int kernel, Pooling pooling) {
+        super(limits);
+        this.window = window;
+        this.kernel = kernel;
+        this.pooling = pooling;
+    }
+
+    @Override
+    public String name() {
+        return "snapkv";
+    }
+
+    @Override
+    public boolean observesAttention() {
+        return true;
+    }
+
+    /** The window is the protected recent slots: {@code recent} is not a parameter of its own. */
+    @Override
+    boolean takesRecent() {
+        return false;
+    }
+
+    @Override
+    void ownParams(Map<String, Object> params) {
+        params.put("window", window);
+        params.put("kernel", kernel);
+        params.put("pooling", pooling.name().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    @Override
+    void observe(LayerCache cache, AttentionObservation attention) {
+        if (attention.tokens() == 1) {
+            H2oPolicy.accumulate(cache, attention);
+            return;
+        }
+        float[][] votes = attention.lastRowsSums(Math.min(window, attention.tokens()));
+        for (int h = 0; h < cache.kvHeads(); h++) {
+            float[] pooled = pool(votes[h]);
+            System.arraycopy(pooled, 0, cache.scores(h), 0, pooled.length);
+        }
+    }
+
+    /** Pooling of width {@code kernel} centred on each slot, over the slots that exist (no padding values). */
+    float[] pool(float[] scores) {
+        int half = kernel / 2;
+        float[] out = new float[scores.length];
+        for (int s = 0; s < scores.length; s++) {
+            int from = Math.max(0, s - half);
+            int to = Math.min(scores.length, s + half + 1);
+            float v = pooling == Pooling.MAX ? Float.NEGATIVE_INFINITY : 0f;
+            for (int i = from; i < to; i++) {
+                v = pooling == Pooling.MAX ? Math.max(v, scores[i]) : v + scores[i];
+            }
+            out[s] = pooling == Pooling.MAX ? v : v / (to - from);
+        }
+        return out;
+    }
+
+    @Override
+    CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window w) {
+        int[][] drops = new int[cache.kvHeads()][];
+        for (int h = 0; h < drops.length; h++) {
+            drops[h] = lowest(cache.scores(h), w);
+        }
+        return dropping(w, drops);
+    }
+}

@@ -1,0 +1,117 @@
+package dev.kvlab.cache.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.KvSpec;
+import dev.kvlab.cache.LayerCache;
+import dev.kvlab.model.ModelLoader;
+import dev.kvlab.model.TransformerModel;
+import dev.kvlab.testing.TinyModels;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What {@code snapkv} and {@code knorm} keep, on a layer filled by hand: SnapKV keeps the keys its
+ * observation window looks at (and their pooled neighbours), key-norm keeps the smallest (or, with
+ * {@code keep=high}, the largest) keys.
+ */
+class QuestionAwarePoliciesTest {
+    private static final int SLOTS = 20;
+
+    @TempDir
+    static Path dir;
+
+    static TransformerModel model;
+
+    @BeforeAll
+    static void load() {
+        model = ModelLoader.load(TinyModels.llama().writeTo(dir.resolve("llama")).dir(),
+                new ModelLoader.Options("cpu", null));
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    /** A cache whose layer 0 holds {@link #SLOTS} slots; slot s's key has norm growing with s. */
+    private static KvCache filled(CachePolicy policy, NDManager m) {
+        KvCache cache = model.newCache(policy, SLOTS);
+        KvSpec spec = model.kvSpec();
+        float[] keys = new float[spec.kvHeads() * SLOTS * spec.headDim()];
+        for (int h = 0; h < spec.kvHeads(); h++) {
+            for (int s = 0; s < SLOTS; s++) {
+                for (int d = 0; d < spec.headDim(); d++) {
+                    keys[(h * SLOTS + s) * spec.headDim() + d] = (s + 1) * (d % 2 == 0 ? 1f : -1f);
+                }
+            }
+        }
+        Shape shape = new Shape(spec.kvHeads(), SLOTS, spec.headDim());
+        cache.layer(0).append(m.create(keys, shape), m.zeros(shape), 0);
+        return cache;
+    }
+
+    /**
+     * Attention of {@link #SLOTS} new tokens over the slots: uniform, except that the last
+     * {@code window} queries of head h look only at {@code focus[h]}.
+     */
+    private static AttentionObservation attention(NDManager m, int window, int[] focus) {
+        int heads = model.kvSpec().kvHeads();
+        int group = model.config().numHeads() / heads;
+        float[] p = new float[heads * group * SLOTS * SLOTS];
+        for (int h = 0; h < heads; h++) {
+            for (int g = 0; g < group; g++) {
+                for (int t = 0; t < SLOTS; t++) {
+                    int row = ((h * group + g) * SLOTS + t) * SLOTS;
+                    for (int s = 0; s < SLOTS; s++) {
+                        p[row + s] = t >= SLOTS - window ? (s == focus[h] ? 1f : 0f) : 1f / SLOTS;
+                    }
+                }
+            }
+        }
+        return new AttentionObservation(m.create(p, new Shape(heads, group, SLOTS, SLOTS)));
+    }
+
+    @Test
+    void snapKvKeepsWhatItsObservationWindowAttendsTo() {
+        CachePolicy snap = PolicyRegistry.create(Map.of("policy", "snapkv", "budget", 6, "window", 2, "kernel", 1));
+        try (NDManager m = NDManager.newBaseManager(); KvCache cache = filled(snap, m)) {
+            snap.afterAttention(0, cache.layer(0), attention(m, 2, new int[] {3, 11}), SLOTS);
+            LayerCache layer = cache.layer(0);
+            assertThat(layer.stored()).isEqualTo(6);
+            assertThat(layer.positions(0)).contains(3, 18, 19).doesNotContain(11);
+            assertThat(layer.positions(1)).contains(11, 18, 19).doesNotContain(3);
+        }
+    }
+
+    @Test
+    void snapKvPoolingKeepsTheNeighboursOfAFocusedKey() {
+        CachePolicy snap = PolicyRegistry.create(Map.of("policy", "snapkv", "budget", 5, "window", 2, "kernel", 3,
+                "pooling", "max"));
+        try (NDManager m = NDManager.newBaseManager(); KvCache cache = filled(snap, m)) {
+            snap.afterAttention(0, cache.layer(0), attention(m, 2, new int[] {7, 7}), SLOTS);
+            assertThat(cache.layer(0).positions(0)).containsExactly(6, 7, 8, 18, 19);
+        }
+    }
+
+    @Test
+    void keyNormKeepsTheSmallestKeysOrTheLargest() {
+        CachePolicy low = PolicyRegistry.create(Map.of("policy", "knorm", "budget", 4));
+        CachePolicy high = PolicyRegistry.create(Map.of("policy", "knorm", "budget", 4, "keep", "high"));
+        try (NDManager m = NDManager.newBaseManager(); KvCache a = filled(low, m); KvCache b = filled(high, m)) {
+            low.afterAttention(0, a.layer(0), null, SLOTS);
+            high.afterAttention(0, b.layer(0), null, SLOTS);
+            assertThat(a.layer(0).positions(1)).containsExactly(0, 1, 2, 3);
+            assertThat(b.layer(0).positions(1)).containsExactly(16, 17, 18, 19);
+        }
+    }
+}
