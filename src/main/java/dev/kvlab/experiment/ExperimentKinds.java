@@ -14,11 +14,11 @@ final class ExperimentKinds {
         kinds.forEach(k -> byName.put(k.name(), k));
     }
 
-    /** The five kinds of DESIGN §5, over one engine. */
+    /** The five kinds of DESIGN §5 and the compression sweep, over one engine. */
     static ExperimentKinds of(ExperimentEngine engine, int maxLength) {
         return new ExperimentKinds(List.of(new OomSweepKind(engine, maxLength), new MemoryGrowthKind(engine, maxLength),
                 new PerplexityKind(engine, maxLength), new PassKeyKind(engine, maxLength),
-                new ThroughputKind(engine, maxLength)));
+                new ThroughputKind(engine, maxLength), new CompressionSweepKind(engine, maxLength)));
     }
 
     Optional<ExperimentKind> find(String name) {

@@ -72,6 +72,31 @@ final class ExperimentParams {
         return result;
     }
 
+    /** A list of names, each one of {@code allowed}, without repeats; absent means {@code fallback}. */
+    List<String> strings(String field, List<String> fallback, Set<String> allowed) {
+        List<String> result = list(field, fallback, "strings", (name, item) -> {
+            if (!(item instanceof String s) || !allowed.contains(s)) {
+                throw ApiException.badRequest(name, "must be one of " + String.join(", ", new java.util.TreeSet<>(allowed))
+                        + ", got " + item);
+            }
+            return s;
+        });
+        if (result.stream().distinct().count() != result.size()) {
+            throw ApiException.badRequest(field, "must not repeat a name, got " + result);
+        }
+        return result;
+    }
+
+    /** One of {@code allowed}, or {@code fallback} when absent. */
+    String choice(String field, String fallback, Set<String> allowed) {
+        String value = string(field, fallback);
+        if (!allowed.contains(value)) {
+            throw ApiException.badRequest(field, "must be one of " + String.join(", ", new java.util.TreeSet<>(allowed))
+                    + ", got " + value);
+        }
+        return value;
+    }
+
     /** A string, or null when absent and {@code fallback} is null; blank is refused. */
     String string(String field, String fallback) {
         read.add(field);

@@ -178,9 +178,52 @@ final class ExperimentReport {
                 charts.put("Prefill throughput against context", lines("Prefill tokens/s", "context length (tokens)",
                         "tokens/s", prefill));
             }
+            case "compression-sweep" -> {
+                sweepChart(charts, rows, "passkey", "Pass-key accuracy against compression ratio", "pass-key accuracy");
+                sweepChart(charts, rows, "perplexity", "Perplexity against compression ratio", "perplexity");
+            }
             default -> { }
         }
         return charts;
+    }
+
+    /**
+     * One task of a compression sweep, as kvpress plots it: score against the share of the cache
+     * removed, one line per policy (and its parameters), {@code full} as a flat reference line.
+     */
+    private static void sweepChart(Map<String, JFreeChart> charts, List<Map<String, Object>> rows, String task,
+            String title, String score) {
+        XYSeriesCollection data = new XYSeriesCollection();
+        Map<String, XYSeries> byPolicy = new LinkedHashMap<>();
+        Set<Double> ratios = new TreeSet<>();
+        Double full = null;
+        for (Map<String, Object> row : rows) {
+            if (!task.equals(row.get("task")) || !(row.get("score") instanceof Number s)) {
+                continue;
+            }
+            Map<String, Object> kv = new LinkedHashMap<>(map(row.get("kv_cache")));
+            if ("full".equals(kv.get("policy"))) {
+                full = s.doubleValue();
+                continue;
+            }
+            kv.remove("budget_ratio");
+            String name = kv.remove("policy") + (kv.isEmpty() ? "" : " " + kv);
+            double ratio = num(row.get("compression_ratio"));
+            ratios.add(ratio);
+            byPolicy.computeIfAbsent(name, k -> new XYSeries(k, true, true)).add(ratio, s.doubleValue());
+        }
+        if (byPolicy.isEmpty()) {
+            return;
+        }
+        if (full != null) {
+            XYSeries f = new XYSeries("full", true, true);
+            for (double r : ratios) {
+                f.add(r, full);
+            }
+            data.addSeries(f);
+        }
+        byPolicy.values().forEach(data::addSeries);
+        charts.put(title, lines(title, "compression ratio (share of the cache removed)", score, data));
     }
 
     /** Rows: policy, columns: context length × depth, cells: accuracy, shaded red (0) to green (1). */

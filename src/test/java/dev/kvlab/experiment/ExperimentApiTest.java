@@ -105,6 +105,40 @@ class ExperimentApiTest {
         assertBadRequest("{\"kind\": \"passkey\", \"policies\": [{\"policy\": \"full\"}, {\"policy\": \"streaming\"}],"
                 + " \"budgets\": [16, 32], \"context_lengths\": [64, 128], \"depths\": [0, 0.5, 1]}", null);
         assertThat(http.get("/experiments/no-such-id").statusCode()).isEqualTo(404);
+        String sweep = "{\"kind\": \"compression-sweep\", \"policies\": [{\"policy\": \"h2o\"}], \"ratios\": [0.5]";
+        assertBadRequest(sweep.replace("[0.5]", "[1.0]") + "}", "ratios[0]");
+        assertBadRequest(sweep.replace("\"h2o\"}", "\"h2o\", \"budget\": 8}") + "}", "policies[0].budget");
+        assertBadRequest(sweep + ", \"tasks\": [\"ruler\"]}", "tasks[0]");
+        assertBadRequest(sweep + ", \"filler\": \"text\"}", "filler_text");
+        assertBadRequest(sweep + ", \"filler\": \"lorem\"}", "filler");
+    }
+
+    /** Quality against the share of the cache removed, per policy, with full as the reference. */
+    @Test
+    void compressionSweepScoresEveryPolicyAtEveryRatioAgainstFull() {
+        String path = http.create("{\"kind\": \"compression-sweep\", \"policies\": [{\"policy\": \"h2o\"},"
+                + " {\"policy\": \"snapkv\", \"window\": 2}], \"ratios\": [0.5, 0.75], \"context_lengths\": [48],"
+                + " \"depths\": [0.5], \"trials\": 2, \"tokens\": 40, \"filler\": \"repeated\"}");
+        JsonNode r = http.awaitFinished(path, Duration.ofMinutes(2));
+        assertThat(r.path("results")).hasSize(10); // (full + 2 policies × 2 ratios) × 2 tasks
+        Map<String, Double> keptShare = new java.util.HashMap<>();
+        for (JsonNode row : r.path("results")) {
+            assertThat(row.path("status").asString()).isEqualTo("succeeded");
+            if (row.path("task").asString().equals("passkey")) {
+                assertThat(row.path("documents").asInt()).isEqualTo(2);
+                assertThat(row.path("accuracy").asDouble()).isBetween(0.0, 1.0);
+            } else {
+                assertThat(row.path("perplexity").asDouble()).isGreaterThan(1.0);
+                keptShare.put(row.path("policy").asString(), row.path("kept_share").asDouble());
+            }
+            if (!row.path("policy").asString().equals("full")) {
+                assertThat(row.has("score_vs_full")).as(row.toString()).isTrue();
+            }
+        }
+        assertThat(keptShare.get("full")).isEqualTo(1.0);
+        assertThat(keptShare.get("h2o/0.25")).isLessThan(keptShare.get("h2o/0.5")).isLessThan(1.0);
+        assertThat(http.get(path + "/report").body()).contains("Pass-key accuracy against compression ratio",
+                "Perplexity against compression ratio");
     }
 
     @Test
