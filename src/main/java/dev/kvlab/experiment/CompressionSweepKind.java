@@ -86,7 +86,7 @@ final class CompressionSweepKind implements ExperimentKind {
             }
             for (double ratio : ratios) {
                 Map<String, Object> at = new LinkedHashMap<>(policy);
-                at.put("budget_ratio", 1 - ratio);
+                at.put("budget_ratio", Math.round((1 - ratio) * 1e6) / 1e6); // 1 − 0.9 is 0.09999999999999998
                 PolicyGrid.validate(at, architecture, "policies[" + i + "]");
                 grid.add(at);
             }
