@@ -1,6 +1,8 @@
 package dev.kvlab.experiment;
 
+import java.awt.BasicStroke;
 import java.awt.Color;
+import java.awt.Stroke;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -17,12 +19,19 @@ import java.util.TreeSet;
 import javax.imageio.ImageIO;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.plot.CategoryPlot;
+import org.jfree.chart.plot.DefaultDrawingSupplier;
+import org.jfree.chart.plot.Plot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.category.BarRenderer;
+import org.jfree.chart.renderer.category.StandardBarPainter;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.category.DefaultCategoryDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The HTML report of an experiment: its plots as PNGs (JFreeChart) embedded as data URIs, so the page
@@ -44,8 +53,10 @@ final class ExperimentReport {
         String title = "kvlab " + view.kind() + " experiment"
                 + (view.experiment().name() == null ? "" : ": " + view.experiment().name());
         html.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").append(escape(title))
-                .append("</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-                        + "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}img{max-width:100%}</style>"
+                .append("</title><style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
+                        + "table{border-collapse:collapse;table-layout:fixed;width:100%}"
+                        + "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px;overflow-wrap:anywhere}"
+                        + "img{max-width:100%}</style>"
                         + "</head><body>\n<h1>").append(escape(title)).append("</h1>\n");
         ExperimentView.Progress p = view.progress();
         html.append("<p>Experiment <code>").append(escape(view.experiment().id())).append("</code>: <b>")
@@ -63,7 +74,39 @@ final class ExperimentReport {
         return html.toString();
     }
 
+    /**
+     * The report's charts, styled alike: a white plot area, light grid lines, flat bars, and the
+     * Okabe–Ito colour-blind-safe palette without its yellow (unreadable on white), black first.
+     */
     static Map<String, JFreeChart> charts(String kind, List<Map<String, Object>> rows) {
+        Map<String, JFreeChart> charts = plainCharts(kind, rows);
+        charts.values().forEach(ExperimentReport::style);
+        return charts;
+    }
+
+    /** Okabe &amp; Ito (2008) without yellow, then grey: distinguishable under the common colour-vision deficiencies. */
+    static final Color[] PALETTE = {new Color(0x000000), new Color(0x0072B2), new Color(0xD55E00),
+        new Color(0x009E73), new Color(0xE69F00), new Color(0xCC79A7), new Color(0x56B4E9), new Color(0x999999)};
+
+    private static void style(JFreeChart chart) {
+        Plot plot = chart.getPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDrawingSupplier(new DefaultDrawingSupplier(PALETTE, DefaultDrawingSupplier.DEFAULT_FILL_PAINT_SEQUENCE,
+                DefaultDrawingSupplier.DEFAULT_OUTLINE_PAINT_SEQUENCE, new Stroke[] {new BasicStroke(2f)},
+                DefaultDrawingSupplier.DEFAULT_OUTLINE_STROKE_SEQUENCE, DefaultDrawingSupplier.DEFAULT_SHAPE_SEQUENCE));
+        if (plot instanceof XYPlot xy) {
+            xy.setDomainGridlinePaint(Color.LIGHT_GRAY);
+            xy.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        } else if (plot instanceof CategoryPlot category) {
+            category.setRangeGridlinePaint(Color.LIGHT_GRAY);
+            if (category.getRenderer() instanceof BarRenderer bars) {
+                bars.setBarPainter(new StandardBarPainter());
+                bars.setShadowVisible(false);
+            }
+        }
+    }
+
+    private static Map<String, JFreeChart> plainCharts(String kind, List<Map<String, Object>> rows) {
         Map<String, JFreeChart> charts = new LinkedHashMap<>();
         if (rows.isEmpty()) {
             return charts;
@@ -259,9 +302,7 @@ final class ExperimentReport {
         JFreeChart chart = ChartFactory.createXYLineChart(title, x, y, data, PlotOrientation.VERTICAL, true, false, false);
         XYPlot plot = chart.getXYPlot();
         plot.setRenderer(new XYLineAndShapeRenderer(true, true));
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
-        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false); // small differences stay visible
         return chart;
     }
 
@@ -291,7 +332,7 @@ final class ExperimentReport {
             for (String c : columns) {
                 Object v = row.get(c);
                 String text = v instanceof Double d ? String.format(Locale.ROOT, "%.4g", d)
-                        : v instanceof Map<?, ?> m ? m.toString() : v == null ? "" : v.toString();
+                        : v instanceof Map<?, ?> m ? JsonMapper.shared().writeValueAsString(m) : v == null ? "" : v.toString();
                 t.append("<td>").append(escape(text)).append("</td>");
             }
             t.append("</tr>\n");

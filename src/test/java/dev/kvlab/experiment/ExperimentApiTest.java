@@ -138,7 +138,7 @@ class ExperimentApiTest {
         assertThat(keptShare.get("full")).isEqualTo(1.0);
         assertThat(keptShare.get("h2o/0.25")).isLessThan(keptShare.get("h2o/0.5")).isLessThan(1.0);
         assertThat(http.get(path + "/report").body()).contains("Pass-key accuracy against compression ratio",
-                "Perplexity against compression ratio");
+                "Perplexity against compression ratio", "{&quot;policy&quot;:&quot;h2o&quot;").doesNotContain("{policy=");
     }
 
     @Test
