@@ -15,6 +15,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Builds a {@link TransformerModel} from a Hugging Face model folder: reads the config, streams
@@ -23,6 +25,8 @@ import java.util.Locale;
  * and every shape is checked).
  */
 public final class ModelLoader {
+    private static final Logger log = LoggerFactory.getLogger(ModelLoader.class);
+
     private ModelLoader() {}
 
     /**
@@ -49,11 +53,28 @@ public final class ModelLoader {
     public static TransformerModel load(Path modelDir, Options options) {
         ModelFolder folder = ModelFolder.open(modelDir);
         Device device = resolveDevice(options.device());
-        DataType dtype = options.dtype() != null ? options.dtype()
-                : device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
         try (WeightSource source = WeightSources.open(modelDir)) {
+            DataType dtype = options.dtype() != null ? options.dtype() : defaultDtype(device, source);
             return load(folder.config(), source, device, dtype, options.decodeThreadsOrDefault());
         }
+    }
+
+    /**
+     * f32 on a CPU. On a GPU f16, except for a checkpoint stored in bf16: bf16 has f32's exponent
+     * range and f16 has not, so its activations may overflow in f16; such a model loads as f32 (twice
+     * the memory, correct) unless {@code kvlab.model.dtype=f16} asks otherwise.
+     */
+    static DataType defaultDtype(Device device, WeightSource source) {
+        if (!device.isGpu()) {
+            return DataType.FLOAT32;
+        }
+        boolean bf16 = source.names().stream().anyMatch(name -> "BF16".equals(source.dtype(name)));
+        if (bf16) {
+            log.warn("The checkpoint is stored in bf16, which f16 cannot hold without overflow: loading it as f32 on"
+                    + " {} (set kvlab.model.dtype=f16 to halve the memory at that risk)", device);
+            return DataType.FLOAT32;
+        }
+        return DataType.FLOAT16;
     }
 
     public static TransformerModel load(ModelConfig config, WeightSource source, Device device, DataType dtype) {

@@ -81,7 +81,7 @@ public final class SafetensorsFile implements WeightSource {
         return entry(name).shape().clone();
     }
 
-    /** The stored dtype name as written in the header (e.g. {@code BF16}). */
+    @Override
     public String dtype(String name) {
         return entry(name).dtype();
     }

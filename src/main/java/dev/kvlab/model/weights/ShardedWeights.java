@@ -115,6 +115,11 @@ public final class ShardedWeights implements WeightSource {
     }
 
     @Override
+    public String dtype(String name) {
+        return shard(name).dtype(name);
+    }
+
+    @Override
     public float[] readFloats(String name, long... expectedShape) {
         return shard(name).readFloats(name, expectedShape);
     }

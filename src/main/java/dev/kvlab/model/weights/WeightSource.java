@@ -16,6 +16,9 @@ public interface WeightSource extends Closeable {
     /** Shape as stored in the file. */
     long[] shape(String name);
 
+    /** The stored dtype as the file names it ({@code F32}, {@code F16}, {@code BF16}). */
+    String dtype(String name);
+
     /**
      * Reads a tensor as f32, row-major.
      *
