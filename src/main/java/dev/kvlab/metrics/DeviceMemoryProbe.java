@@ -64,6 +64,15 @@ public final class DeviceMemoryProbe {
         return deviceName(device);
     }
 
+    public boolean isGpu() {
+        return device.isGpu();
+    }
+
+    /** The device's memory: a GPU's total, or the machine's physical memory. */
+    public long totalBytes() {
+        return snapshot().totalBytes();
+    }
+
     /** {@code cpu} or {@code gpu:N}, the spelling {@code kvlab.device} accepts. */
     public static String deviceName(Device device) {
         return device.isGpu() ? "gpu:" + device.getDeviceId() : "cpu";

@@ -23,6 +23,14 @@ import org.springframework.util.unit.DataSize;
  * <p>Free memory is the tighter of two bounds: {@code kvlab.memory.limit} minus the weights and the
  * bytes reserved by running requests ({@code budget}), and what the device can still allocate minus
  * the part of those reservations the running requests have not used yet ({@code device}).
+ *
+ * <p>On a GPU the device bound is tracked, not read: {@code cudaMemGetInfo} counts the blocks
+ * PyTorch's caching allocator keeps after a request as used, so after one large request every later
+ * one would look unfittable (a spurious 507). The GPU's use is read once, when the guard is made
+ * after the model has loaded (CUDA context, weights, other processes then), and from then on the
+ * device bound is its total minus that baseline minus the running requests' reservations. Memory
+ * another process takes later is not seen; a real out-of-memory is still caught, counted and
+ * answered 507, and PyTorch's cache is emptied then.
  */
 @Component
 class MemoryGuard {
@@ -37,6 +45,7 @@ class MemoryGuard {
     private final int prefillChunk;
     private final Long limitBytes;
     private final DeviceMemoryProbe device;
+    private final Long gpuBaselineBytes; // the GPU's use once the model is loaded; null on a CPU
 
     @Autowired
     MemoryGuard(TransformerModel model, DeviceMemoryProbe device, KvlabProperties properties) {
@@ -53,6 +62,12 @@ class MemoryGuard {
         this.prefillChunk = prefillChunk;
         this.limitBytes = limit == null ? null : limit.toBytes();
         this.device = device;
+        this.gpuBaselineBytes = device.isGpu() ? device.snapshot().usedBytes() : null;
+    }
+
+    /** What the device could still give kvlab with nothing reserved: tracked on a GPU, read on a CPU. */
+    private long deviceFree() {
+        return gpuBaselineBytes != null ? Math.max(0, device.totalBytes() - gpuBaselineBytes) : device.availableBytes();
     }
 
     /**
@@ -124,7 +139,9 @@ class MemoryGuard {
             best = limitBytes - weightsBytes - reservedBytes;
             bound = GenerationMetrics.Source.BUDGET;
         }
-        long onDevice = device.availableBytes() - Math.max(0, reservedBytes - liveBytes);
+        // a CPU reading already counts what running caches hold (liveBytes); the GPU's tracked figure counts none
+        long onDevice = gpuBaselineBytes != null ? deviceFree() - reservedBytes
+                : deviceFree() - Math.max(0, reservedBytes - liveBytes);
         if (onDevice < best) {
             best = onDevice;
             bound = GenerationMetrics.Source.DEVICE;
@@ -142,7 +159,7 @@ class MemoryGuard {
         if (now.limitedBy() == GenerationMetrics.Source.BUDGET) {
             return now;
         }
-        long onDevice = device.availableBytes() + liveBytesOfRunning;
+        long onDevice = gpuBaselineBytes != null ? deviceFree() : deviceFree() + liveBytesOfRunning;
         return limitBytes != null && limitBytes - weightsBytes < onDevice
                 ? new Availability(Math.max(0, limitBytes - weightsBytes), GenerationMetrics.Source.BUDGET)
                 : new Availability(onDevice, GenerationMetrics.Source.DEVICE);

@@ -67,6 +67,31 @@ class MemoryGuardTest {
                 .isEqualTo(new MemoryGuard.Availability(50_000, GenerationMetrics.Source.DEVICE));
     }
 
+    /**
+     * On a GPU, blocks PyTorch keeps cached after a request make {@code cudaMemGetInfo} report them as
+     * used; admission must not read that as full.
+     */
+    @Test
+    void cachedButFreeGpuBlocksDoNotMakeLaterRequestsLookUnfittable() {
+        when(device.isGpu()).thenReturn(true);
+        when(device.totalBytes()).thenReturn(1_000_000L);
+        when(device.snapshot()).thenReturn(new DeviceMemoryProbe.Snapshot("gpu:0", 200_000, 1_000_000));
+        when(device.availableBytes()).thenReturn(800_000L);
+        MemoryGuard guard = guard(null);
+        CachePolicy full = policy(Map.of());
+        MemoryGuard.Prediction big = guard.predict(full, 1000, 200);
+        assertThat(guard.available(0, 0).availableBytes()).isEqualTo(800_000);
+        // a large request ran and ended: its blocks stay in PyTorch's cache, so the device reads almost full
+        when(device.availableBytes()).thenReturn(50_000L);
+        when(device.snapshot()).thenReturn(new DeviceMemoryProbe.Snapshot("gpu:0", 950_000, 1_000_000));
+        assertThat(big.requiredBytes()).isGreaterThan(50_000);
+        assertThat(guard.available(0, 0).availableBytes()).as("nothing is reserved, so all but the baseline is free")
+                .isEqualTo(800_000);
+        assertThat(guard.capacity(0).availableBytes()).isEqualTo(800_000);
+        // running requests' reservations still count, whether or not their caches have grown yet
+        assertThat(guard.available(300_000, 100_000).availableBytes()).isEqualTo(500_000);
+    }
+
     @Test
     void maxTokensIsTheLongestSequenceWhosePredictionFits() {
         MemoryGuard guard = guard(null);
