@@ -55,6 +55,10 @@ public final class KvCache implements AutoCloseable {
         return manager;
     }
 
+    public int layerCount() {
+        return layers.size();
+    }
+
     public LayerCache layer(int index) {
         return layers.get(index);
     }

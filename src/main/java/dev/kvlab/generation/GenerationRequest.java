@@ -12,9 +12,10 @@ import java.util.List;
  * @param logprobs which log-probabilities to report ({@link Logprobs#NONE} for none)
  * @param stopTokens token ids that end the output as the model's end-of-sequence tokens do (a chat
  *     template's end-of-turn tokens such as {@code <|eot_id|>}); like them, not part of the text
+ * @param cacheMap report what the cache holds at the end ({@link GenerationResult#cacheMap})
  */
 public record GenerationRequest(String prompt, int maxNewTokens, SamplingParams sampling, List<String> stop,
-        CachePolicy policy, boolean ignoreEos, Logprobs logprobs, List<Integer> stopTokens) {
+        CachePolicy policy, boolean ignoreEos, Logprobs logprobs, List<Integer> stopTokens, boolean cacheMap) {
 
     public GenerationRequest {
         if (maxNewTokens < 0) {
@@ -23,6 +24,12 @@ public record GenerationRequest(String prompt, int maxNewTokens, SamplingParams 
         stop = stop == null ? List.of() : List.copyOf(stop);
         logprobs = logprobs == null ? Logprobs.NONE : logprobs;
         stopTokens = stopTokens == null ? List.of() : List.copyOf(stopTokens);
+    }
+
+    /** A request without a cache map. */
+    public GenerationRequest(String prompt, int maxNewTokens, SamplingParams sampling, List<String> stop,
+            CachePolicy policy, boolean ignoreEos, Logprobs logprobs, List<Integer> stopTokens) {
+        this(prompt, maxNewTokens, sampling, stop, policy, ignoreEos, logprobs, stopTokens, false);
     }
 
     /** A request that stops at no token but the model's end-of-sequence ones. */

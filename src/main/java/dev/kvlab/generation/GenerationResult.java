@@ -1,5 +1,6 @@
 package dev.kvlab.generation;
 
+import dev.kvlab.cache.CacheMap;
 import dev.kvlab.cache.CacheStats;
 import java.util.List;
 
@@ -9,6 +10,7 @@ import java.util.List;
  *
  * @param promptLogprobs every prompt token's, in order, when requested (else empty)
  * @param completionLogprobs every generated token's, in order, when requested (else empty)
+ * @param cacheMap what the cache held at the end, when requested (else null)
  */
 public record GenerationResult(
         String text,
@@ -18,7 +20,8 @@ public record GenerationResult(
         GenerationTimings timings,
         CacheStats cache,
         List<TokenLogprob> promptLogprobs,
-        List<TokenLogprob> completionLogprobs) {
+        List<TokenLogprob> completionLogprobs,
+        CacheMap cacheMap) {
 
     public GenerationResult {
         promptLogprobs = List.copyOf(promptLogprobs);
@@ -28,6 +31,6 @@ public record GenerationResult(
     /** A result without log-probabilities. */
     public GenerationResult(String text, FinishReason finishReason, int promptTokens, int completionTokens,
             GenerationTimings timings, CacheStats cache) {
-        this(text, finishReason, promptTokens, completionTokens, timings, cache, List.of(), List.of());
+        this(text, finishReason, promptTokens, completionTokens, timings, cache, List.of(), List.of(), null);
     }
 }

@@ -1,5 +1,6 @@
 package dev.kvlab.generation;
 
+import dev.kvlab.cache.CacheMap;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.tokenizer.StreamingDecoder;
 import java.util.ArrayList;
@@ -202,7 +203,8 @@ final class Sequence {
         GenerationTimings timings = new GenerationTimings(prefillEnd - startNanos, end - prefillEnd, ttft,
                 Math.max(0, completionTokens - 1));
         GenerationResult r = new GenerationResult(text.toString(), finishReason, prompt.length, completionTokens,
-                timings, cache.stats(), promptLogprobs, completionLogprobs);
+                timings, cache.stats(), promptLogprobs, completionLogprobs,
+                request.cacheMap() ? CacheMap.of(cache) : null);
         release();
         result.complete(r);
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
+import dev.kvlab.generation.Logprobs;
 import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.model.Architecture;
 import java.util.List;
@@ -24,6 +25,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param stream [false]; {@code true} answers {@code text/event-stream}: a {@code token} event per
  *     token, then {@code done} with the whole response, or {@code error} with a problem
  * @param kvCache [{"policy": "full"}]; the policy and its parameters, see {@link dev.kvlab.cache.policy.PolicyRegistry}
+ * @param returnCacheMap [false]; {@code true} adds {@code cache_map} to the response: which original
+ *     token positions every layer's KV heads still hold at the end ({@link GenerateResponse.CacheMapBody})
  */
 record GenerateRequest(
         @JsonProperty("prompt") String prompt,
@@ -34,7 +37,8 @@ record GenerateRequest(
         @JsonProperty("seed") Long seed,
         @JsonProperty("stop") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> stop,
         @JsonProperty("stream") Boolean stream,
-        @JsonProperty("kv_cache") Map<String, Object> kvCache) {
+        @JsonProperty("kv_cache") Map<String, Object> kvCache,
+        @JsonProperty("return_cache_map") Boolean returnCacheMap) {
 
     static final int DEFAULT_MAX_NEW_TOKENS = 64;
 
@@ -79,6 +83,7 @@ record GenerateRequest(
         }
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong();
         return new GenerationRequest(prompt, maxNew, new SamplingParams(temp, k, p, s), RequestChecks.stops(stop),
-                RequestChecks.policy(kvCache, limits, architecture));
+                RequestChecks.policy(kvCache, limits, architecture), false, Logprobs.NONE, List.of(),
+                Boolean.TRUE.equals(returnCacheMap));
     }
 }

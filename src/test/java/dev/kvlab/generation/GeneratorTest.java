@@ -1,6 +1,7 @@
 package dev.kvlab.generation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -155,5 +156,48 @@ class GeneratorTest {
         assertEquals(tokenizer.decode(ids.subList(0, firstAt).stream().mapToInt(Integer::intValue).toArray()),
                 stopped.text());
         assertEquals(12, free.completionTokens());
+    }
+
+    /** The cache map is the cache's real state: the same forwards, done by hand, leave the same slots. */
+    @Test
+    void theCacheMapIsWhatThePolicyKept() {
+        Generator g = generator(new int[0]);
+        java.util.Map<String, Object> kv = java.util.Map.of("policy", "h2o", "budget", 8);
+        List<Integer> ids = new java.util.ArrayList<>();
+        GenerationRequest request = new GenerationRequest("the cat sat on the mat", 10, SamplingParams.greedy(),
+                List.of(), dev.kvlab.cache.policy.PolicyRegistry.create(kv), true, Logprobs.NONE, List.of(), true);
+        GenerationResult r = g.generate(request, (id, text) -> {
+            if (id >= 0) {
+                ids.add(id);
+            }
+        });
+        dev.kvlab.cache.CacheMap map = r.cacheMap();
+        assertEquals(model.config().numLayers(), map.layers().size());
+        assertEquals(r.cache().seenTokens(), map.seenTokens());
+
+        int[] prompt = g.promptTokens("the cat sat on the mat");
+        try (dev.kvlab.cache.KvCache cache = model.newCache(dev.kvlab.cache.policy.PolicyRegistry.create(kv), 4)) {
+            for (int from = 0; from < prompt.length; from += 4) {
+                feed(cache, java.util.Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + 4)));
+            }
+            for (int i = 0; i < ids.size() - 1; i++) { // the last token is never fed back
+                feed(cache, new int[] {ids.get(i)});
+            }
+            for (int l = 0; l < map.layers().size(); l++) {
+                for (int h = 0; h < cache.layer(l).kvHeads(); h++) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(cache.layer(l).positions(h),
+                            map.layers().get(l).get(h).positions(), "layer " + l + " head " + h);
+                    assertEquals(8, map.layers().get(l).get(h).positions().length);
+                }
+            }
+        }
+        assertNull(g.generate(request(4, SamplingParams.greedy(), List.of()), TokenListener.NONE).cacheMap());
+    }
+
+    private static void feed(dev.kvlab.cache.KvCache cache, int[] tokens) {
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            model.forward(tokens, cache, false);
+        }
     }
 }

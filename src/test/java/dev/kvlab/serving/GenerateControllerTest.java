@@ -51,7 +51,7 @@ class GenerateControllerTest {
     private static final GenerateResponse RESPONSE = new GenerateResponse("gen-1", "text", "length",
             new GenerateResponse.Usage(3, 2), new GenerateResponse.Timings(0.5, 1.0, 2.0, 1.5, 1000.0),
             new GenerateResponse.KvCache("full", Map.of(), 5, 5, 640, 640, 640, 0.0, 0, 0),
-            new GenerateResponse.Memory("cpu", 100, 1000), null);
+            new GenerateResponse.Memory("cpu", 100, 1000), null, null);
 
     @Autowired
     MockMvc mvc;
