@@ -161,8 +161,8 @@ public final class PolicyRegistry {
         Limits limits = new Limits(budget, 0, sinks, recent, recentDivisor, rope, compactEvery);
         if (!limits.admits(budget)) {
             String protectedSlots = recentDivisor == 0 && recent < 0 ? "sinks (" + sinks + ")"
-                    : "sinks (" + sinks + ") + recent (" + limits.recentAt(budget) + ") = "
-                            + (sinks + limits.recentAt(budget));
+                    : "sinks (" + sinks + ") + " + (fixedRecent >= 0 ? "window" : "recent") + " ("
+                            + limits.recentAt(budget) + ") = " + (sinks + limits.recentAt(budget));
             throw new PolicyException("budget", "must be larger than " + protectedSlots + ", got " + budget);
         }
         return limits;

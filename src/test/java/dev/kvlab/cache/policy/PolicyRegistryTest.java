@@ -201,4 +201,17 @@ class PolicyRegistryTest {
         assertThat(PolicyRegistry.create(spec("policy", "h2o", "budget", 64, "rope", "original"), Architecture.GPT2)
                 .ropeMode()).isEqualTo(RopeMode.ORIGINAL);
     }
+
+    @Test
+    void snapKvNamesItsWindowWhenTheBudgetCannotHoldIt() {
+        assertThatThrownBy(() -> PolicyRegistry.create(java.util.Map.of("policy", "snapkv", "budget", 8)))
+                .isInstanceOfSatisfying(PolicyException.class, e -> {
+                    assertThat(e.field()).isEqualTo("budget");
+                    assertThat(e.getMessage()).contains("window (32)");
+                });
+        assertThatThrownBy(() -> PolicyRegistry.create(java.util.Map.of("policy", "snapkv", "budget", 64, "kernel", 4)))
+                .isInstanceOfSatisfying(PolicyException.class, e -> assertThat(e.field()).isEqualTo("kernel"));
+        assertThatThrownBy(() -> PolicyRegistry.create(java.util.Map.of("policy", "knorm", "budget", 64, "keep", "mid")))
+                .isInstanceOfSatisfying(PolicyException.class, e -> assertThat(e.field()).isEqualTo("keep"));
+    }
 }
