@@ -98,7 +98,9 @@ public final class PolicyPassKeyBenchmark {
         kv.put("policy", parts[0]);
         for (int i = 1; i < parts.length; i++) {
             String[] kvp = parts[i].split("=", 2);
-            kv.put(kvp[0], kvp[1].matches("-?\\d+") ? (Object) Integer.parseInt(kvp[1]) : kvp[1]);
+            Object value = kvp[1].matches("-?\\d+") ? Integer.valueOf(kvp[1])
+                    : kvp[1].matches("-?\\d*\\.\\d+") ? (Object) Double.valueOf(kvp[1]) : kvp[1];
+            kv.put(kvp[0], value);
         }
         return kv;
     }
