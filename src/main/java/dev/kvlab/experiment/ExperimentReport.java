@@ -20,15 +20,21 @@ import javax.imageio.ImageIO;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.SymbolAxis;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.DefaultDrawingSupplier;
 import org.jfree.chart.plot.Plot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.LookupPaintScale;
 import org.jfree.chart.renderer.category.BarRenderer;
 import org.jfree.chart.renderer.category.StandardBarPainter;
+import org.jfree.chart.renderer.xy.XYBlockRenderer;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.chart.title.PaintScaleLegend;
 import org.jfree.data.category.DefaultCategoryDataset;
+import org.jfree.chart.ui.RectangleEdge;
+import org.jfree.data.xy.DefaultXYZDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 import tools.jackson.databind.json.JsonMapper;
@@ -89,6 +95,7 @@ final class ExperimentReport {
         new Color(0x009E73), new Color(0xE69F00), new Color(0xCC79A7), new Color(0x56B4E9), new Color(0x999999)};
 
     private static void style(JFreeChart chart) {
+        chart.setBackgroundPaint(Color.WHITE);
         Plot plot = chart.getPlot();
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDrawingSupplier(new DefaultDrawingSupplier(PALETTE, DefaultDrawingSupplier.DEFAULT_FILL_PAINT_SEQUENCE,
@@ -186,6 +193,7 @@ final class ExperimentReport {
                 charts.put("Pass-key accuracy against context length (mean over depths)", ChartFactory.createBarChart(
                         "Pass-key accuracy", "context length (tokens)", "accuracy", data, PlotOrientation.VERTICAL,
                         true, false, false));
+                needleHeatmaps(charts, rows);
             }
             case "throughput" -> {
                 XYSeriesCollection prefill = new XYSeriesCollection();
@@ -267,6 +275,47 @@ final class ExperimentReport {
         }
         byPolicy.values().forEach(data::addSeries);
         charts.put(title, lines(title, "compression ratio (share of the cache removed)", score, data));
+    }
+
+    /**
+     * Per policy, the needle-in-a-haystack figure: context length across, depth of the key down, each
+     * cell shaded by accuracy from red (0) through yellow to green (1).
+     */
+    private static void needleHeatmaps(Map<String, JFreeChart> charts, List<Map<String, Object>> rows) {
+        List<Double> lengths = rows.stream().map(r -> num(r.get("context_length"))).distinct().sorted().toList();
+        List<Double> depths = rows.stream().map(r -> num(r.get("depth"))).distinct().sorted().toList();
+        Map<String, List<Map<String, Object>>> byPolicy = new LinkedHashMap<>();
+        rows.forEach(r -> byPolicy.computeIfAbsent(label(r), k -> new ArrayList<>()).add(r));
+        byPolicy.forEach((policy, cells) -> {
+            double[][] xyz = new double[3][cells.size()];
+            for (int i = 0; i < cells.size(); i++) {
+                xyz[0][i] = lengths.indexOf(num(cells.get(i).get("context_length")));
+                xyz[1][i] = depths.indexOf(num(cells.get(i).get("depth")));
+                xyz[2][i] = num(cells.get(i).get("accuracy"));
+            }
+            DefaultXYZDataset data = new DefaultXYZDataset();
+            data.addSeries(policy, xyz);
+            XYBlockRenderer renderer = new XYBlockRenderer();
+            LookupPaintScale scale = new LookupPaintScale(0, 1.0001, Color.LIGHT_GRAY);
+            for (int step = 0; step <= 10; step++) {
+                double a = step / 10.0;
+                scale.add(a, a < 0.5 ? new Color(0xD7, (int) (0x30 + a * 2 * (0xE0 - 0x30)), 0x27)
+                        : new Color((int) (0xD7 - (a - 0.5) * 2 * (0xD7 - 0x1A)), 0xE0 - (int) ((a - 0.5) * 2 * 0x40), 0x27));
+            }
+            renderer.setPaintScale(scale);
+            SymbolAxis x = new SymbolAxis("context length (tokens)",
+                    lengths.stream().map(l -> String.format(Locale.ROOT, "%.0f", l)).toArray(String[]::new));
+            SymbolAxis y = new SymbolAxis("depth of the key",
+                    depths.stream().map(d -> String.format(Locale.ROOT, "%.2f", d)).toArray(String[]::new));
+            y.setInverted(true);
+            XYPlot plot = new XYPlot(data, x, y, renderer);
+            JFreeChart chart = new JFreeChart("Pass-key accuracy: " + policy, JFreeChart.DEFAULT_TITLE_FONT, plot, false);
+            PaintScaleLegend legend = new PaintScaleLegend(scale, new NumberAxis("accuracy"));
+            legend.setPosition(RectangleEdge.RIGHT);
+            legend.setMargin(4, 4, 40, 4);
+            chart.addSubtitle(legend);
+            charts.put("Needle heatmap: " + policy, chart);
+        });
     }
 
     /** Rows: policy, columns: context length × depth, cells: accuracy, shaded red (0) to green (1). */

@@ -34,4 +34,27 @@ class ExperimentReportTest {
         }
         assertThat(plot.getDataset().getSeriesKey(0)).isEqualTo("full");
     }
+
+    @Test
+    void everyPolicyGetsANeedleHeatmapOfLengthByDepth() {
+        List<Map<String, Object>> rows = new java.util.ArrayList<>();
+        for (String policy : List.of("full", "h2o/64")) {
+            for (int length : new int[] {256, 512}) {
+                for (double depth : new double[] {0.0, 0.5, 1.0}) {
+                    rows.add(Map.of("policy", policy, "context_length", length, "depth", depth,
+                            "accuracy", policy.equals("full") ? 1.0 : depth / 2 + (length == 512 ? 0.25 : 0)));
+                }
+            }
+        }
+        Map<String, JFreeChart> charts = ExperimentReport.charts("passkey", rows);
+        assertThat(charts).containsKeys("Needle heatmap: full", "Needle heatmap: h2o/64");
+        org.jfree.data.xy.XYZDataset data = (org.jfree.data.xy.XYZDataset) charts.get("Needle heatmap: h2o/64")
+                .getXYPlot().getDataset();
+        assertThat(data.getItemCount(0)).isEqualTo(6);
+        for (int i = 0; i < 6; i++) {
+            double length = data.getXValue(0, i) == 0 ? 256 : 512;
+            double depth = data.getYValue(0, i) / 2;
+            assertThat(data.getZValue(0, i)).isEqualTo(depth / 2 + (length == 512 ? 0.25 : 0));
+        }
+    }
 }
