@@ -246,7 +246,8 @@ public record KvlabProperties(
      * @param decodeThreads PyTorch intra-op threads for a single-token decode step (prefill chunks
      *     use PyTorch's configured count, by default the core count); 0 means the same as prefill.
      *     One is the default because a decode step is hundreds of small memory-bound ops, and on the
-     *     2-core machine it was measured faster with one thread than with two (README, Performance).
+     *     2-core development machine one thread measures faster than two, batched or not
+     *     (docs/batching.md).
      */
     public record Cpu(@DefaultValue("1") int decodeThreads) {
         public Cpu {
