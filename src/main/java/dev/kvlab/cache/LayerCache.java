@@ -213,11 +213,7 @@ public final class LayerCache {
         }
         int slots = stored + staged;
         float[] flat = new float[spec.kvHeads() * slots];
-        for (int h = 0; h < spec.kvHeads(); h++) {
-            for (int s = 0; s < stored; s++) {
-                flat[h * slots + s] = (float) Math.log(counts[h][s]);
-            }
-        }
+        fillAttentionBias(flat, 0, slots);
         return manager.create(flat, new Shape(spec.kvHeads(), 1, 1, slots)).toType(dtype, false);
     }
 

@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.IntFunction;
 
 /**
  * What every compressing policy shares, in the manner of kvpress's {@code ScorerPress}: a budget of
@@ -156,6 +157,15 @@ public abstract sealed class BoundedPolicy implements CachePolicy
 
     /** Which slots of the window go, per head. */
     abstract CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window);
+
+    /** A plan that drops, on every head h, the window's slots of lowest {@code priority(h)}. */
+    static CompactionPlan droppingLowest(LayerCache cache, Window window, IntFunction<float[]> priority) {
+        int[][] drops = new int[cache.kvHeads()][];
+        for (int h = 0; h < drops.length; h++) {
+            drops[h] = lowest(priority.apply(h), window);
+        }
+        return dropping(window, drops);
+    }
 
     /** A plan that drops {@code drops[h]} (distinct slots) from head h and keeps everything else in order. */
     static CompactionPlan dropping(Window window, int[][] drops) {

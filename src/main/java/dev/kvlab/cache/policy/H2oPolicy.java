@@ -44,10 +44,6 @@ public final class H2oPolicy extends BoundedPolicy {
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
-        int[][] drops = new int[cache.kvHeads()][];
-        for (int h = 0; h < drops.length; h++) {
-            drops[h] = lowest(cache.scores(h), window);
-        }
-        return dropping(window, drops);
+        return droppingLowest(cache, window, cache::scores);
     }
 }

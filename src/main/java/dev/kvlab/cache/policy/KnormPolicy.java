@@ -40,14 +40,13 @@ public final class KnormPolicy extends BoundedPolicy {
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
         float[][] norms = cache.keyNorms();
-        int[][] drops = new int[cache.kvHeads()][];
-        for (int h = 0; h < drops.length; h++) {
-            float[] priority = new float[norms[h].length];
-            for (int s = 0; s < priority.length; s++) {
-                priority[s] = keepHigh ? norms[h][s] : -norms[h][s]; // the lowest priority goes first
+        if (!keepHigh) { // the lowest priority goes first: the highest norm
+            for (float[] head : norms) {
+                for (int s = 0; s < head.length; s++) {
+                    head[s] = -head[s];
+                }
             }
-            drops[h] = lowest(priority, window);
         }
-        return dropping(window, drops);
+        return droppingLowest(cache, window, h -> norms[h]);
     }
 }

@@ -93,10 +93,6 @@ public final class SnapKvPolicy extends BoundedPolicy {
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window w) {
-        int[][] drops = new int[cache.kvHeads()][];
-        for (int h = 0; h < drops.length; h++) {
-            drops[h] = lowest(cache.scores(h), w);
-        }
-        return dropping(w, drops);
+        return droppingLowest(cache, w, cache::scores);
     }
 }
