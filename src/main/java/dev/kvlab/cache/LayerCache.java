@@ -252,55 +252,17 @@ public final class LayerCache {
         return manager.create(index);
     }
 
-    /**
-     * Sets every target with more than one source to {@code Σ (n_s / Σn) · x_s} over its sources: a
-     * (targets × sources) weight matrix times the sources' rows.
-     */
+    /** Overwrites every target that absorbed other slots with the count-weighted mean of its sources. */
     private void foldMerged(CompactionPlan plan, int newStored, NDArray keys, NDArray values, NDArray newKeys,
             NDArray newValues) {
-        int heads = spec.kvHeads();
-        int[][] sourceCount = new int[heads][newStored];
-        float[][] total = new float[heads][newStored];
-        for (int h = 0; h < heads; h++) {
-            for (int s = 0; s < stored; s++) {
-                int t = plan.target()[h][s];
-                if (t >= 0) {
-                    sourceCount[h][t]++;
-                    total[h][t] += counts[h][s];
-                }
-            }
-        }
-        int[][] mergedRow = new int[heads][newStored];
-        int merged = 0;
-        int sources = 0;
-        for (int h = 0; h < heads; h++) {
-            for (int t = 0; t < newStored; t++) {
-                mergedRow[h][t] = sourceCount[h][t] > 1 ? merged++ : -1;
-                sources += sourceCount[h][t] > 1 ? sourceCount[h][t] : 0;
-            }
-        }
-        if (merged == 0) {
+        MergeWeights m = MergeWeights.of(plan, counts, stored, newStored, capacity);
+        if (m.targets() == 0) {
             return;
         }
-        long[] targetRows = new long[merged];
-        long[] sourceRows = new long[sources];
-        float[] weights = new float[merged * sources];
-        int j = 0;
-        for (int h = 0; h < heads; h++) {
-            for (int s = 0; s < stored; s++) {
-                int t = plan.target()[h][s];
-                if (t >= 0 && mergedRow[h][t] >= 0) {
-                    int m = mergedRow[h][t];
-                    targetRows[m] = (long) h * newStored + t;
-                    sourceRows[j] = (long) h * capacity + s;
-                    weights[m * sources + j] = counts[h][s] / total[h][t];
-                    j++;
-                }
-            }
-        }
-        NDArray from = manager.create(sourceRows);
-        NDArray w = HostArrays.floats(manager, weights, new Shape(merged, sources)).toType(spec.dtype(), false);
-        NDIndex to = new NDIndex("{}", manager.create(targetRows));
+        NDArray from = manager.create(m.sourceRows());
+        NDArray w = HostArrays.floats(manager, m.weights(), new Shape(m.targets(), m.sources()))
+                .toType(spec.dtype(), false);
+        NDIndex to = new NDIndex("{}", manager.create(m.targetRows()));
         newKeys.set(to, w.matMul(keys.get(from)));
         newValues.set(to, w.matMul(values.get(from)));
     }

@@ -168,8 +168,7 @@ final class Sequence {
         }
         int top = request.logprobs().top();
         for (int r = 0; r < fed && prefilled + r + 1 < prompt.length; r++) {
-            float[] row = r == fed - 1 ? logits.last() : logits.row(r);
-            promptLogprobs.add(TokenLogprob.of(row, prompt[prefilled + r + 1], top));
+            promptLogprobs.add(TokenLogprob.of(logits.row(r), prompt[prefilled + r + 1], top));
         }
     }
 
