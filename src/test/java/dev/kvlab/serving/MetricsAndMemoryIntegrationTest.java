@@ -65,7 +65,7 @@ class MetricsAndMemoryIntegrationTest extends ServingIntegrationTest {
 
     @Test
     void concurrentRequestsShareSchedulerSteps() throws Exception {
-        String before = scrape();
+        String before = settledScrape();
         String body = """
                 {"prompt": "The quick brown fox jumps", "max_new_tokens": 60, "temperature": 0.9, "seed": %d}""";
         ExecutorService clients = Executors.newFixedThreadPool(4);
@@ -84,7 +84,7 @@ class MetricsAndMemoryIntegrationTest extends ServingIntegrationTest {
             prompt += usage.path("prompt_tokens").asLong();
             completion += usage.path("completion_tokens").asLong();
         }
-        String after = scrape();
+        String after = settledScrape();
         double steps = delta(before, after, "kvlab_scheduler_steps_total", null);
         double sequenceSteps = delta(before, after, "kvlab_batch_size_sum", null);
         assertThat(delta(before, after, "kvlab_batch_size_count", null)).isEqualTo(steps);
@@ -95,6 +95,21 @@ class MetricsAndMemoryIntegrationTest extends ServingIntegrationTest {
         assertThat(sequenceSteps).as("sequences summed over steps").isGreaterThan(steps);
         assertThat(HttpFixture.metric(after, "kvlab_batch_size_bucket", "le=\"1.0\""))
                 .isLessThan(HttpFixture.metric(after, "kvlab_batch_size_count", null));
+    }
+
+    /**
+     * A scrape taken between scheduler steps: a step's meters are recorded after its sequences
+     * advance, so a scrape can land between a response and the meters of the step that ended it.
+     */
+    private String settledScrape() throws InterruptedException {
+        for (int attempt = 0; ; attempt++) {
+            String s = scrape();
+            double count = HttpFixture.metric(s, "kvlab_batch_size_count", null);
+            if (count == HttpFixture.metric(s, "kvlab_scheduler_steps_total", null) || attempt == 50) {
+                return s;
+            }
+            Thread.sleep(20);
+        }
     }
 
     private static double delta(String before, String after, String name, String labels) {
