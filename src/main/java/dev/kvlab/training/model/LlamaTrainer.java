@@ -111,13 +111,6 @@ public final class LlamaTrainer implements AutoCloseable {
      */
     public StepStats trainStep(double progress) {
         int next = step + 1;
-        // Collect garbage now, between steps, so that no collection runs inside one. DJL's scalar ops
-        // (x.mul(float), used by the attention's 1/√d) wrap the scalar in a Java direct buffer that is
-        // released when the op returns, but autograd keeps the tensor for the backward pass; a GC in
-        // between frees that memory and the backward reads garbage (seen as gradients of 1e27 or NaN
-        // in the lower layers). With a young generation larger than one step's garbage (the train
-        // profile runs -Xmn2g), collecting here keeps every collection between steps.
-        System.gc();
         SplittableRandom random = new SplittableRandom(options.seed() * 0x9E3779B97F4A7C15L + next);
         TrainingData.Window[] windows = new TrainingData.Window[options.accum()];
         int tokens = 0;

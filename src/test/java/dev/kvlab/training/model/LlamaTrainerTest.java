@@ -26,6 +26,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -302,5 +305,47 @@ class LlamaTrainerTest {
         assertThat(Evaluation.isCorrect(" 482134", 48213)).isFalse();
         assertThat(Evaluation.isCorrect(" 48212.", 48213)).isFalse();
         assertThat(Evaluation.isCorrect("48213.", 48213)).isFalse();
+    }
+
+    /**
+     * Garbage collections running while a step's graph is alive change nothing: the forward pass keeps
+     * its scalars (attention scale, RMSNorm eps) as model-lifetime tensors, so a collection cannot free
+     * memory that autograd still reads, and the trainer needs no collections of its own between steps.
+     */
+    @Test
+    void collectionsDuringStepsChangeNothing() throws Exception {
+        TrainingOptions o = options();
+        LlamaConfig config = o.modelConfig(tokenizer.vocabSize());
+        List<String> quiet = trainSteps(o, config, 12);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger collections = new AtomicInteger();
+        Thread collector = new Thread(() -> {
+            while (!stop.get()) {
+                System.gc();
+                collections.incrementAndGet();
+                LockSupport.parkNanos(1_000_000);
+            }
+        });
+        collector.start();
+        List<String> collected;
+        try {
+            collected = trainSteps(o, config, 12);
+        } finally {
+            stop.set(true);
+            collector.join();
+        }
+        assertThat(collections.get()).isGreaterThan(12);
+        assertThat(collected).isEqualTo(quiet);
+    }
+
+    private static List<String> trainSteps(TrainingOptions o, LlamaConfig config, int steps) {
+        List<String> losses = new ArrayList<>();
+        try (LlamaTrainer trainer = new LlamaTrainer(o, config, toyData(o.seqLen(), 0.25))) {
+            for (int i = 0; i < steps; i++) {
+                LlamaTrainer.StepStats st = trainer.trainStep();
+                losses.add(st.loss() + "/" + st.gradNorm());
+            }
+        }
+        return losses;
     }
 }
