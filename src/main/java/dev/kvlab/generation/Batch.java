@@ -127,6 +127,16 @@ final class Batch {
                         public float[] row(int r) {
                             return pass.logitRow(index, r);
                         }
+
+                        @Override
+                        public ForwardPass.Argmax argmax() {
+                            return pass.lastArgmax(index);
+                        }
+
+                        @Override
+                        public ForwardPass.Top top(int k) {
+                            return pass.lastTop(index, k);
+                        }
                     });
                 } catch (RuntimeException | Error e) {
                     remove(s, e);

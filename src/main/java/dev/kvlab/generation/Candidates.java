@@ -64,9 +64,19 @@ record Candidates(float[] logits, int[] ids, boolean rankOrdered) {
      * sorting longs avoids boxing 128k Integers every step.
      */
     long rankKey(int i) {
-        int bits = Float.floatToIntBits(logit(i) + 0.0f); // + 0.0f folds -0.0 into 0.0
+        return rankKey(logit(i), ids[i]);
+    }
+
+    static long rankKey(float logit, int id) {
+        int bits = Float.floatToIntBits(logit + 0.0f); // + 0.0f folds -0.0 into 0.0
         int ascending = bits ^ ((bits >> 31) & 0x7fffffff); // signed-int order == float order
-        return ((long) ~ascending << 32) | ids[i];
+        return ((long) ~ascending << 32) | id;
+    }
+
+    /** The logit a {@link #rankKey} encodes (the bit transform is its own inverse). */
+    static float logitOf(long rankKey) {
+        int ascending = ~(int) (rankKey >>> 32);
+        return Float.intBitsToFloat(ascending ^ ((ascending >> 31) & 0x7fffffff));
     }
 
     private Candidates fromKeys(long[] sortedKeys) {

@@ -14,4 +14,12 @@ public interface Sampler {
      * @throws IllegalStateException if a logit is NaN or every logit is -Infinity
      */
     int sample(float[] logits);
+
+    /**
+     * Picks the next token from one step's logits, reading only what this sampler needs from them.
+     * The default copies the whole row; greedy and top-k samplers read the best id or the best k.
+     */
+    default int sample(StepLogits logits) {
+        return sample(logits.last());
+    }
 }

@@ -1,5 +1,7 @@
 package dev.kvlab.generation;
 
+import dev.kvlab.model.ForwardPass;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.UnaryOperator;
 import java.util.random.RandomGenerator;
@@ -12,7 +14,19 @@ import java.util.random.RandomGenerator;
 public final class Samplers {
 
     /** Always the highest logit; ties go to the lowest id. */
-    public static final Sampler GREEDY = Samplers::argmax;
+    public static final Sampler GREEDY = new Sampler() {
+        @Override
+        public int sample(float[] logits) {
+            return argmax(logits);
+        }
+
+        @Override
+        public int sample(StepLogits logits) {
+            ForwardPass.Argmax best = logits.argmax();
+            checkBest(best.logit(), best.id());
+            return best.id();
+        }
+    };
 
     private Samplers() {
     }
@@ -26,7 +40,65 @@ public final class Samplers {
         UnaryOperator<Candidates> topP = topP(params.topP());
         RandomGenerator random = new SplittableRandom(params.seed());
         double temperature = params.temperature();
-        return logits -> draw(topP.apply(topK.apply(Candidates.all(scale(logits, temperature)))), random);
+        int k = params.topK();
+        return new Sampler() {
+            @Override
+            public int sample(float[] logits) {
+                return draw(topP.apply(topK.apply(Candidates.all(scale(logits, temperature)))), random);
+            }
+
+            @Override
+            public int sample(StepLogits logits) {
+                return k == 0 ? sample(logits.last()) : drawFromTop(logits.top(k), temperature, topP, random);
+            }
+        };
+    }
+
+    /**
+     * The draw {@link #of} makes over the whole row, made from the row's best k logits alone: the
+     * global maximum is among them, so temperature scaling gives the same values, and ranking them
+     * (descending, lower id first) gives the candidates top-k keeps, in the same order. Only equal
+     * logits at the k-th place may be chosen differently from the whole-row path.
+     */
+    static int drawFromTop(ForwardPass.Top top, double temperature, UnaryOperator<Candidates> topP,
+            RandomGenerator random) {
+        int n = top.ids().length;
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            float logit = top.logits()[i];
+            if (Float.isNaN(logit)) {
+                throw new IllegalStateException("logit of token " + top.ids()[i] + " is NaN: the model output is broken");
+            }
+            keys[i] = Candidates.rankKey(logit, top.ids()[i]);
+        }
+        Arrays.sort(keys);
+        float[] ranked = new float[n];
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = (int) keys[i];
+            ranked[i] = Candidates.logitOf(keys[i]);
+        }
+        checkBest(ranked[0], ids[0]);
+        int chosen = draw(topP.apply(new Candidates(scale(ranked, temperature), indices(n), true)), random);
+        return ids[chosen];
+    }
+
+    private static int[] indices(int n) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = i;
+        }
+        return ids;
+    }
+
+    /** The checks {@link #argmax} makes, for a maximum found elsewhere (NaN propagates into a maximum). */
+    private static void checkBest(float logit, int id) {
+        if (Float.isNaN(logit)) {
+            throw new IllegalStateException("logit of token " + id + " is NaN: the model output is broken");
+        }
+        if (logit == Float.NEGATIVE_INFINITY) {
+            throw new IllegalStateException("all logits are -Infinity: no token can be sampled");
+        }
     }
 
     /**

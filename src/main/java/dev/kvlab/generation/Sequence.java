@@ -130,8 +130,8 @@ final class Sequence {
                 return;
             }
         }
-        float[] next = logits.last();
-        int token = sampler.sample(next);
+        float[] next = request.logprobs().completion() ? logits.last() : null;
+        int token = next != null ? sampler.sample(next) : sampler.sample(logits);
         if (firstTokenNanos == 0) {
             firstTokenNanos = System.nanoTime();
         }

@@ -1,6 +1,11 @@
 package dev.kvlab.generation;
 
-/** One sequence's logits from one step, copied to the host only when read. */
+import dev.kvlab.model.ForwardPass;
+
+/**
+ * One sequence's logits from one step. Each method copies to the host only what it returns, so a
+ * sampler that needs the best id or the best k logits never copies a vocabulary of floats.
+ */
 interface StepLogits {
 
     /** The last fed token's row: the distribution of the next token. */
@@ -8,4 +13,10 @@ interface StepLogits {
 
     /** Row {@code i} of the fed tokens; every row exists only when the step was asked for all positions. */
     float[] row(int i);
+
+    /** The last row's largest logit and its id, lowest id on ties. */
+    ForwardPass.Argmax argmax();
+
+    /** The last row's {@code k} largest logits and their ids, highest first. */
+    ForwardPass.Top top(int k);
 }

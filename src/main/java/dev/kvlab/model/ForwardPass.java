@@ -1,6 +1,7 @@
 package dev.kvlab.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
@@ -24,6 +25,8 @@ public final class ForwardPass {
     private final boolean[] settled;
     private NDArray logits;
     private float[] hostLogits;
+    private long[] lastArgmax;
+    private float[] lastMax;
 
     ForwardPass(List<SequenceInput> inputs, int layers) {
         this.inputs = List.copyOf(inputs);
@@ -100,6 +103,50 @@ public final class ForwardPass {
         int vocab = hostLogits.length / logitRows();
         int at = firstLogitRow[sequence] + row;
         return Arrays.copyOfRange(hostLogits, at * vocab, (at + 1) * vocab);
+    }
+
+    /**
+     * The id of the largest logit of a sequence's last new token (lowest id on ties, as
+     * {@code torch.argmax}) and that logit. Found on the device for every sequence of the pass at
+     * once, so greedy decoding copies one id and one value per sequence, never a vocabulary of logits.
+     */
+    public Argmax lastArgmax(int sequence) {
+        if (lastArgmax == null) {
+            NDArray last = lastRows();
+            lastArgmax = last.argMax(1).toLongArray();
+            lastMax = last.max(new int[] {1}).toFloatArray();
+        }
+        return new Argmax((int) lastArgmax[sequence], lastMax[sequence]);
+    }
+
+    /** @param logit NaN when the row holds a NaN (the maximum propagates it) */
+    public record Argmax(int id, float logit) {}
+
+    /**
+     * The {@code k} largest logits of a sequence's last new token with their ids, in descending order,
+     * found on the device: a top-k draw copies k values and ids, not the vocabulary. The order of equal
+     * logits is the device's.
+     */
+    public Top lastTop(int sequence, int k) {
+        int row = firstLogitRow[sequence + 1] - 1;
+        NDArray last = logits.get(row);
+        NDList top = last.topK(Math.min(k, (int) last.getShape().get(0)), 0, true, true);
+        return new Top(top.get(0).toFloatArray(), Arrays.stream(top.get(1).toLongArray()).mapToInt(i -> (int) i).toArray());
+    }
+
+    /** A row's best logits and their ids, highest first. */
+    public record Top(float[] logits, int[] ids) {}
+
+    /** (sequences, vocab): each sequence's last logit row, gathered only when a sequence has several. */
+    private NDArray lastRows() {
+        if (logitRows() == inputs.size()) {
+            return logits;
+        }
+        long[] rows = new long[inputs.size()];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = firstLogitRow[i + 1] - 1L;
+        }
+        return logits.get(logits.getManager().create(rows));
     }
 
     /**

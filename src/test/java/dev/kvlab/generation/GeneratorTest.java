@@ -79,6 +79,22 @@ class GeneratorTest {
     }
 
     @Test
+    void samplingWhereTheLogitsAreGivesTheTokensOfTheCopiedRow() {
+        // asking for log-probabilities copies each step's row to the host; without, greedy and top-k
+        // read only the best id or the best k logits
+        Generator g = generator(new int[0]);
+        for (SamplingParams sampling : List.of(SamplingParams.greedy(), new SamplingParams(0.9, 8, 1.0, 42),
+                new SamplingParams(1.0, 20, 0.8, 7))) {
+            GenerationRequest plain = new GenerationRequest("the cat sat on the mat", 24, sampling, List.of(),
+                    new FullPolicy(), true, Logprobs.NONE);
+            GenerationRequest copied = new GenerationRequest("the cat sat on the mat", 24, sampling, List.of(),
+                    new FullPolicy(), true, new Logprobs(0, false));
+            assertEquals(g.generate(copied, TokenListener.NONE).text(), g.generate(plain, TokenListener.NONE).text(),
+                    sampling.toString());
+        }
+    }
+
+    @Test
     void stopsAtEosWithoutEmittingIt() {
         Generator plain = generator(new int[0]);
         GenerationRequest req = request(8, SamplingParams.greedy(), List.of());

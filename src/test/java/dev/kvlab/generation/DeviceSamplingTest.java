@@ -1,0 +1,102 @@
+package dev.kvlab.generation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import dev.kvlab.model.ForwardPass;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Greedy and top-k samplers read the best id or the best k logits found where the logits are; they
+ * must pick exactly the tokens the same sampler picks from the whole copied row.
+ */
+class DeviceSamplingTest {
+    private static NDManager manager;
+
+    @BeforeAll
+    static void open() {
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterAll
+    static void close() {
+        manager.close();
+    }
+
+    /** One row held as a tensor: argmax and top-k run in PyTorch, as in a forward pass. */
+    private record TensorRow(NDArray row) implements StepLogits {
+        @Override
+        public float[] last() {
+            return row.toFloatArray();
+        }
+
+        @Override
+        public float[] row(int i) {
+            return last();
+        }
+
+        @Override
+        public ForwardPass.Argmax argmax() {
+            return new ForwardPass.Argmax((int) row.argMax(0).getLong(), row.max().getFloat());
+        }
+
+        @Override
+        public ForwardPass.Top top(int k) {
+            NDList top = row.topK(Math.min(k, (int) row.size()), 0, true, true);
+            return new ForwardPass.Top(top.get(0).toFloatArray(),
+                    Arrays.stream(top.get(1).toLongArray()).mapToInt(i -> (int) i).toArray());
+        }
+    }
+
+    private static float[] randomLogits(SplittableRandom random, int vocab) {
+        float[] logits = new float[vocab];
+        for (int i = 0; i < vocab; i++) {
+            logits[i] = (float) (random.nextGaussian() * 3);
+        }
+        return logits;
+    }
+
+    @Test
+    void greedyAndTopKPickWhatTheWholeRowPicks() {
+        SplittableRandom random = new SplittableRandom(7);
+        SamplingParams[] settings = {SamplingParams.greedy(), new SamplingParams(0.7, 1, 1.0, 3),
+                new SamplingParams(0.8, 5, 1.0, 11), new SamplingParams(1.3, 40, 0.9, 5),
+                new SamplingParams(1.0, 500, 0.5, 9)};
+        for (SamplingParams params : settings) {
+            Sampler onRow = Samplers.of(params);
+            Sampler onDevice = Samplers.of(params);
+            for (int step = 0; step < 200; step++) {
+                float[] logits = randomLogits(random, 300);
+                int fromRow = onRow.sample(logits);
+                int fromDevice = onDevice.sample(new TensorRow(manager.create(logits)));
+                assertThat(fromDevice).as("%s, step %d", params, step).isEqualTo(fromRow);
+            }
+        }
+    }
+
+    @Test
+    void greedyTiesGoToTheLowestIdOnTheDeviceToo() {
+        float[] logits = {1f, 3f, 2f, 3f, 3f};
+        assertThat(Samplers.GREEDY.sample(new TensorRow(manager.create(logits)))).isEqualTo(1);
+    }
+
+    @Test
+    void brokenLogitsFailOnTheDeviceAsOnTheRow() {
+        float[] nan = {1f, Float.NaN, 2f};
+        float[] dead = {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        Sampler topK = Samplers.of(new SamplingParams(1.0, 2, 1.0, 1));
+        for (Sampler sampler : new Sampler[] {Samplers.GREEDY, topK}) {
+            assertThatThrownBy(() -> sampler.sample(new TensorRow(manager.create(nan))))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("NaN");
+            assertThatThrownBy(() -> sampler.sample(new TensorRow(manager.create(dead))))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("-Infinity");
+        }
+    }
+}
