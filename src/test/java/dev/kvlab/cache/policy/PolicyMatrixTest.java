@@ -152,7 +152,7 @@ class PolicyMatrixTest {
         @Override public String name() { return inner.name(); }
         @Override public Map<String, Object> params() { return inner.params(); }
         @Override public RopeMode ropeMode() { return inner.ropeMode(); }
-        @Override public boolean isBounded() { return inner.isBounded(); }
+        @Override public boolean hasFixedBudget() { return inner.hasFixedBudget(); }
         @Override public int maxSlots() { return inner.maxSlots(); }
         @Override public boolean observesAttention() { return inner.observesAttention(); }
     }
@@ -203,7 +203,7 @@ class PolicyMatrixTest {
                 LayerCache layer = cache.layer(l);
                 int waiting = policy.compactEvery() - 1; // slots allowed over the budget between compactions
                 assertThat(layer.stored()).isLessThanOrEqualTo(budget + waiting);
-                if (policy.isBounded()) {
+                if (policy.hasFixedBudget()) {
                     assertThat(layer.stored()).isBetween((int) Math.min(seen, budget), (int) Math.min(seen, budget + waiting));
                 }
                 for (int h = 0; h < layer.kvHeads(); h++) {
@@ -239,7 +239,7 @@ class PolicyMatrixTest {
             assertThat(cache.bytes()).isEqualTo(realBytes);
             assertThat(cache.stats().bytes()).isEqualTo(realBytes);
             assertThat(cache.stats().fullCacheBytes()).isEqualTo(cache.spec().fullBytes(seen));
-            if (policy.isBounded()) {
+            if (policy.hasFixedBudget()) {
                 assertThat(cache.stats().peakBytes())
                         .isLessThanOrEqualTo(cache.spec().layers() * cache.spec().layerBytes(policy.maxSlots() + CHUNK));
             }
