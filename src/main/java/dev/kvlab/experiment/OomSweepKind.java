@@ -268,7 +268,7 @@ final class OomSweepKind implements ExperimentKind {
             KvSpec spec) {
         CachePolicy policy = PolicyGrid.create(cell, engine.model().config().architecture());
         long chunk = engine.generator().prefillChunk();
-        if (policy.isBounded()) {
+        if (policy.hasFixedBudget()) {
             long slots = (long) policy.maxSlots() + chunk;
             long fixed = spec.layers() * spec.bytesPerSlot() * slots;
             return weights + fixed + activations.bytes(chunk, slots) <= limit ? null : 0L;

@@ -66,7 +66,7 @@ class CapacityController {
         long reserved = admission.reservedBytes();
         MemoryGuard.Availability free = guard.available(reserved, admission.liveBytes());
         long max = guard.maxTokens(policy, free.availableBytes());
-        Long bounded = policy.isBounded() ? guard.boundedBytes(policy) : null;
+        Long bounded = policy.hasFixedBudget() ? guard.boundedBytes(policy) : null;
         return new Capacity(policy.name(), policy.params(), guard.deviceName(), guard.kvBytesPerToken(),
                 guard.limitBytes(), guard.weightsBytes(), reserved, free.availableBytes(),
                 free.limitedBy().name().toLowerCase(Locale.ROOT), max < 0 ? "unbounded" : max, bounded);

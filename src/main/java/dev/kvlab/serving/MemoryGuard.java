@@ -111,7 +111,7 @@ class MemoryGuard {
     Prediction predict(CachePolicy policy, long promptTokens, long maxNewTokens) {
         long tokens = promptTokens + maxNewTokens;
         long slots;
-        if (policy.isBounded()) {
+        if (policy.hasFixedBudget()) {
             slots = (long) policy.maxSlots() + prefillChunk; // allocated once, whatever the length
         } else if (policy instanceof BoundedPolicy ratio) {
             slots = Math.min(tokens, (long) ratio.budgetAt(tokens) + prefillChunk);
@@ -170,7 +170,7 @@ class MemoryGuard {
         return available(reservedBytes, liveBytes).availableBytes();
     }
 
-    /** What a fixed-budget ({@link CachePolicy#isBounded}) policy needs for a sequence of any length. */
+    /** What a fixed-budget ({@link CachePolicy#hasFixedBudget}) policy needs for a sequence of any length. */
     long boundedBytes(CachePolicy policy) {
         return predict(policy, prefillChunk, 1L << 40).requiredBytes();
     }
@@ -180,7 +180,7 @@ class MemoryGuard {
      * when its memory does not grow with the length and it fits (unbounded length).
      */
     long maxTokens(CachePolicy policy, long availableBytes) {
-        if (policy.isBounded()) {
+        if (policy.hasFixedBudget()) {
             return boundedBytes(policy) <= availableBytes ? -1 : 0;
         }
         long lo = 0;

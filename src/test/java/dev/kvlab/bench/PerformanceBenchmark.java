@@ -288,8 +288,8 @@ public final class PerformanceBenchmark {
         }
 
         @Override
-        public boolean isBounded() {
-            return inner.isBounded();
+        public boolean hasFixedBudget() {
+            return inner.hasFixedBudget();
         }
 
         @Override

@@ -17,8 +17,17 @@ import java.util.function.IntFunction;
  * it holds more than the budget. A subclass only says which unprotected slots go ({@link #plan});
  * most rank them by a per-slot priority and drop the lowest ({@link #lowest}).
  */
-public abstract sealed class BoundedPolicy implements CachePolicy
-        permits StreamingPolicy, H2oPolicy, TovaPolicy, EntropyMergePolicy, RandomPolicy, SnapKvPolicy, KnormPolicy {
+public abstract class BoundedPolicy implements CachePolicy {
+
+    /**
+     * What a policy assumes when a request leaves a shared parameter out; each policy class states its
+     * own, after its paper (read by {@link BoundedParams}).
+     *
+     * @param sinks first slots never touched
+     * @param recentDivisor the default {@code recent} is {@code budget / recentDivisor}; 0 means none
+     * @param rope positions when the request gives no {@code rope}
+     */
+    record Defaults(int sinks, int recentDivisor, RopeMode rope) {}
 
     /**
      * Budget and protected slots as the request resolved them.
@@ -101,16 +110,16 @@ public abstract sealed class BoundedPolicy implements CachePolicy
         return limits.rope();
     }
 
-    /** Bounded by a constant only with a fixed {@code budget}; a {@code budget_ratio} cache grows with the text. */
+    /** Only a {@code budget} is fixed; a {@code budget_ratio} cache grows with the text it has seen. */
     @Override
-    public boolean isBounded() {
+    public boolean hasFixedBudget() {
         return limits.budget() > 0;
     }
 
     /** Slots per head kept between compactions: the budget plus up to {@code compact_every - 1} waiting. */
     @Override
     public int maxSlots() {
-        return isBounded() ? limits.budget() + limits.compactEvery() - 1 : Integer.MAX_VALUE;
+        return hasFixedBudget() ? limits.budget() + limits.compactEvery() - 1 : Integer.MAX_VALUE;
     }
 
     /**

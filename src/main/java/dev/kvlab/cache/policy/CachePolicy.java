@@ -29,10 +29,18 @@ public interface CachePolicy {
         return true;
     }
 
-    /** Whether the cache size is bounded; {@code full} is not. */
-    boolean isBounded();
+    /**
+     * Whether the policy keeps at most a fixed number of slots per head, {@link #maxSlots}, however long
+     * the text grows: only then is a cache's memory known before the request runs, so buffers can be
+     * sized once and a request admitted for any length. False for {@code full}, which keeps every
+     * token, and for a {@code budget_ratio}, which compresses but grows in proportion to the text.
+     */
+    boolean hasFixedBudget();
 
-    /** The most slots per head per layer the policy keeps after compaction ({@code Integer.MAX_VALUE} if unbounded). */
+    /**
+     * The most slots per head per layer the policy keeps after compaction ({@code Integer.MAX_VALUE}
+     * without a fixed budget).
+     */
     int maxSlots();
 
     /** Whether {@link #afterAttention} needs the probabilities; when false the engine skips computing them. */

@@ -3,8 +3,10 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * This project's method (DESIGN §4): tokens are merged, not dropped, in the spirit of D2O (Wan et
@@ -27,6 +29,11 @@ public final class EntropyMergePolicy extends BoundedPolicy {
         }
     }
 
+    /** 4 sinks and a quarter of the budget as the recent window are never merged or dropped (DESIGN §4). */
+    static final Defaults DEFAULTS = new Defaults(4, 4, RopeMode.ORIGINAL);
+    static final PolicyType TYPE = PolicyType.bounded("entropy-merge", DEFAULTS,
+            Set.of("recent", "priority", "similarity"), EntropyMergePolicy::create);
+
     private final Priority priority;
     private final float similarity;
 
@@ -36,9 +43,19 @@ public final class EntropyMergePolicy extends BoundedPolicy {
         this.similarity = similarity;
     }
 
+    private static EntropyMergePolicy create(Limits limits, PolicyParams params) {
+        Priority priority = Priority.valueOf(params.choice("priority", "entropy", Set.of("entropy", "attention"))
+                .toUpperCase(Locale.ROOT));
+        double similarity = params.number("similarity", 0.0);
+        if (similarity < -1 || similarity > 1) {
+            throw new PolicyException("similarity", "is a cosine similarity threshold in [-1, 1], got " + similarity);
+        }
+        return new EntropyMergePolicy(limits, priority, (float) similarity);
+    }
+
     @Override
     public String name() {
-        return "entropy-merge";
+        return TYPE.name();
     }
 
     @Override

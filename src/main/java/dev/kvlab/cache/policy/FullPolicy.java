@@ -4,13 +4,16 @@ import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.RopeMode;
 import java.util.Map;
+import java.util.Set;
 
 /** The uncompressed baseline: keeps every token, the reference every other policy is measured against. */
 public final class FullPolicy implements CachePolicy {
 
+    static final PolicyType TYPE = new PolicyType("full", Set.of(), (params, context) -> new FullPolicy());
+
     @Override
     public String name() {
-        return "full";
+        return TYPE.name();
     }
 
     @Override
@@ -24,7 +27,7 @@ public final class FullPolicy implements CachePolicy {
     }
 
     @Override
-    public boolean isBounded() {
+    public boolean hasFixedBudget() {
         return false;
     }
 

@@ -3,6 +3,8 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
+import java.util.Set;
 
 /**
  * Heavy-Hitter Oracle (Zhang et al. 2023, "H2O: Heavy-Hitter Oracle for Efficient Generative
@@ -12,13 +14,18 @@ import dev.kvlab.cache.LayerCache;
  */
 public final class H2oPolicy extends BoundedPolicy {
 
+    /** No sinks; half the budget as the recent window, the paper's split between heavy hitters and recent tokens. */
+    static final Defaults DEFAULTS = new Defaults(0, 2, RopeMode.ORIGINAL);
+    static final PolicyType TYPE = PolicyType.bounded("h2o", DEFAULTS, Set.of("recent"),
+            (limits, params) -> new H2oPolicy(limits));
+
     H2oPolicy(Limits limits) {
         super(limits);
     }
 
     @Override
     public String name() {
-        return "h2o";
+        return TYPE.name();
     }
 
     @Override

@@ -3,6 +3,9 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Key-norm eviction (Devoto et al. 2024, "A Simple and Effective L2 Norm-Based Strategy for KV Cache
@@ -15,6 +18,12 @@ import dev.kvlab.cache.LayerCache;
  */
 public final class KnormPolicy extends BoundedPolicy {
 
+    /** No sinks and no recent window: the norm alone decides, as in the paper. */
+    static final Defaults DEFAULTS = new Defaults(0, 0, RopeMode.ORIGINAL);
+    static final PolicyType TYPE = PolicyType.bounded("knorm", DEFAULTS, Set.of("recent", "keep"),
+            (limits, params) -> new KnormPolicy(limits,
+                    params.choice("keep", "low", Set.of("low", "high")).equals("high")));
+
     private final boolean keepHigh;
 
     KnormPolicy(Limits limits, boolean keepHigh) {
@@ -23,13 +32,13 @@ public final class KnormPolicy extends BoundedPolicy {
     }
 
     @Override
-    void ownParams(java.util.Map<String, Object> params) {
+    void ownParams(Map<String, Object> params) {
         params.put("keep", keepHigh ? "high" : "low");
     }
 
     @Override
     public String name() {
-        return "knorm";
+        return TYPE.name();
     }
 
     @Override

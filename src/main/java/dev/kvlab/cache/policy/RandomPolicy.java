@@ -3,6 +3,7 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Random;
@@ -14,6 +15,12 @@ import java.util.Set;
  * so a run can be repeated exactly. Its defaults are {@code entropy-merge}'s, whose control it is.
  */
 public final class RandomPolicy extends BoundedPolicy {
+
+    /** {@code entropy-merge}'s, whose control it is. */
+    static final Defaults DEFAULTS = EntropyMergePolicy.DEFAULTS;
+    static final PolicyType TYPE = PolicyType.bounded("random", DEFAULTS, Set.of("recent", "seed"),
+            (limits, params) -> new RandomPolicy(limits, params.integer("seed", 0, Long.MIN_VALUE, Long.MAX_VALUE)));
+
     private final long seed;
     private final Random random;
 
@@ -25,7 +32,7 @@ public final class RandomPolicy extends BoundedPolicy {
 
     @Override
     public String name() {
-        return "random";
+        return TYPE.name();
     }
 
     @Override

@@ -3,7 +3,10 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * SnapKV (Li et al. 2024, "SnapKV: LLM Knows What You are Looking for Before Generation"): the last
@@ -28,6 +31,11 @@ public final class SnapKvPolicy extends BoundedPolicy {
         AVG, MAX
     }
 
+    /** No sinks; the protected recent slots are the observation window, a parameter of its own. */
+    static final Defaults DEFAULTS = new Defaults(0, 0, RopeMode.ORIGINAL);
+    static final PolicyType TYPE = new PolicyType("snapkv",
+            PolicyType.withBoundedKeys(Set.of("window", "kernel", "pooling")), SnapKvPolicy::create);
+
     private final int window;
     private final int kernel;
     private final Pooling pooling;
@@ -39,9 +47,21 @@ public final class SnapKvPolicy extends BoundedPolicy {
         this.pooling = pooling;
     }
 
+    /** Reads the window first: the limits protect it, so a budget too small names it. */
+    private static SnapKvPolicy create(PolicyParams params, PolicyType.Context context) {
+        int window = (int) params.integer("window", 32, 1, Integer.MAX_VALUE);
+        int kernel = (int) params.integer("kernel", 5, 1, Integer.MAX_VALUE);
+        if (kernel % 2 == 0) {
+            throw new PolicyException("kernel", "must be odd, so the pooling is centred on each slot, got " + kernel);
+        }
+        Pooling pooling = Pooling.valueOf(
+                params.choice("pooling", "avg", Set.of("avg", "max")).toUpperCase(Locale.ROOT));
+        return new SnapKvPolicy(BoundedParams.read(params, context, DEFAULTS, window), window, kernel, pooling);
+    }
+
     @Override
     public String name() {
-        return "snapkv";
+        return TYPE.name();
     }
 
     @Override
@@ -59,7 +79,7 @@ public final class SnapKvPolicy extends BoundedPolicy {
     void ownParams(Map<String, Object> params) {
         params.put("window", window);
         params.put("kernel", kernel);
-        params.put("pooling", pooling.name().toLowerCase(java.util.Locale.ROOT));
+        params.put("pooling", pooling.name().toLowerCase(Locale.ROOT));
     }
 
     @Override

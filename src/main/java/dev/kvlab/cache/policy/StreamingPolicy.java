@@ -3,7 +3,9 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
 import java.util.Arrays;
+import java.util.Set;
 
 /**
  * StreamingLLM (Xiao et al. 2023, "Efficient Streaming Language Models with Attention Sinks"):
@@ -13,13 +15,18 @@ import java.util.Arrays;
  */
 public final class StreamingPolicy extends BoundedPolicy {
 
+    /** The paper's 4 sinks and cache-index positions; no {@code recent}: the window is what the budget leaves. */
+    static final Defaults DEFAULTS = new Defaults(4, 0, RopeMode.CACHE_INDEX);
+    static final PolicyType TYPE = PolicyType.bounded("streaming", DEFAULTS, Set.of(),
+            (limits, params) -> new StreamingPolicy(limits));
+
     StreamingPolicy(Limits limits) {
         super(limits);
     }
 
     @Override
     public String name() {
-        return "streaming";
+        return TYPE.name();
     }
 
     @Override

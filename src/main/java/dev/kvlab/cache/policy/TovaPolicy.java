@@ -3,7 +3,9 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.RopeMode;
 import java.util.Arrays;
+import java.util.Set;
 
 /**
  * Token Omission Via Attention (Oren et al. 2024, "Transformers are Multi-State RNNs"): keep the
@@ -13,13 +15,18 @@ import java.util.Arrays;
  */
 public final class TovaPolicy extends BoundedPolicy {
 
+    /** No sinks and no recent window, as in the paper. */
+    static final Defaults DEFAULTS = new Defaults(0, 0, RopeMode.ORIGINAL);
+    static final PolicyType TYPE = PolicyType.bounded("tova", DEFAULTS, Set.of("recent"),
+            (limits, params) -> new TovaPolicy(limits));
+
     TovaPolicy(Limits limits) {
         super(limits);
     }
 
     @Override
     public String name() {
-        return "tova";
+        return TYPE.name();
     }
 
     @Override

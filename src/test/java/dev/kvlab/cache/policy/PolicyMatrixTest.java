@@ -31,16 +31,23 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Every policy through the same checks on tiny random models (Llama with grouped-query attention,
- * and GPT-2 where positions are learned): the budget holds on every layer and head after every
- * forward and mid-prefill stays under budget + chunk, sinks and the recent window survive, the
- * reported bytes are the tensors' real sizes, merges account for their tokens, and a budget the
- * sequence never reaches changes nothing.
+ * Every bounded policy of {@link #POLICIES} through the same checks on tiny random models (Llama
+ * with grouped-query attention, and GPT-2 where positions are learned): the budget holds on every
+ * layer and head after every forward and mid-prefill stays under budget + chunk, sinks and the
+ * recent window survive, the reported bytes are the tensors' real sizes, merges account for their
+ * tokens, and a budget the sequence never reaches changes nothing. The cases are built from the
+ * registered names, so a new policy is covered without being listed here.
  */
 class PolicyMatrixTest {
     private static final int CHUNK = 8;
     private static final int PROMPT = 50;
     private static final int DECODE = 30;
+    /** A budget every policy's defaults admit (SnapKV's window of 32 protects the most) and 80 tokens exceed. */
+    private static final int DEFAULTS_BUDGET = 40;
+
+    /** The shipped policies and the test-only ones, each registered with one line. */
+    static final PolicyTypes POLICIES = PolicyRegistry.shipped()
+            .with(KeepOldestPolicy.TYPE);
 
     @TempDir
     static Path dir;
@@ -68,9 +75,20 @@ class PolicyMatrixTest {
         return spec;
     }
 
+    /** The registered policies that take a budget: every one but {@code full}. */
+    static List<String> boundedPolicies() {
+        return POLICIES.names().stream().filter(name -> POLICIES.type(name).takesBudget()).toList();
+    }
+
     static Stream<Arguments> boundedCases() {
         List<Arguments> cases = new ArrayList<>();
-        for (int budget : new int[] {12, 24}) {
+        for (String policy : boundedPolicies()) { // at its defaults, under each kind of budget, on both models
+            cases.add(Arguments.of("llama", spec("policy", policy, "budget", DEFAULTS_BUDGET)));
+            cases.add(Arguments.of("llama", spec("policy", policy, "budget", DEFAULTS_BUDGET, "compact_every", 3)));
+            cases.add(Arguments.of("llama", spec("policy", policy, "budget_ratio", 0.5)));
+            cases.add(Arguments.of("gpt2", spec("policy", policy, "budget", DEFAULTS_BUDGET)));
+        }
+        for (int budget : new int[] {12, 24}) { // the shipped policies' own parameters, at budgets that compact often
             for (Map<String, Object> s : List.of(
                     spec("policy", "streaming", "budget", budget),
                     spec("policy", "streaming", "budget", budget, "sinks", 1, "rope", "original"),
@@ -101,13 +119,9 @@ class PolicyMatrixTest {
             cases.add(Arguments.of("llama", s));
         }
         for (Map<String, Object> s : List.of(
-                spec("policy", "streaming", "budget_ratio", 0.5),
                 spec("policy", "h2o", "budget_ratio", 0.3),
                 spec("policy", "entropy-merge", "budget_ratio", 0.4, "similarity", -1.0))) {
             cases.add(Arguments.of("llama", s));
-        }
-        for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random", "knorm")) {
-            cases.add(Arguments.of("gpt2", spec("policy", policy, "budget", 16)));
         }
         cases.add(Arguments.of("gpt2", spec("policy", "snapkv", "budget", 16, "window", 4)));
         return cases.stream();
@@ -152,7 +166,7 @@ class PolicyMatrixTest {
         @Override public String name() { return inner.name(); }
         @Override public Map<String, Object> params() { return inner.params(); }
         @Override public RopeMode ropeMode() { return inner.ropeMode(); }
-        @Override public boolean isBounded() { return inner.isBounded(); }
+        @Override public boolean hasFixedBudget() { return inner.hasFixedBudget(); }
         @Override public int maxSlots() { return inner.maxSlots(); }
         @Override public boolean observesAttention() { return inner.observesAttention(); }
     }
@@ -191,7 +205,7 @@ class PolicyMatrixTest {
     @MethodSource("boundedCases")
     void everyBoundedPolicyHoldsItsBudgetProtectedSlotsAndExactBytes(String modelName, Map<String, Object> spec) {
         TransformerModel model = model(modelName);
-        BoundedPolicy policy = (BoundedPolicy) PolicyRegistry.create(spec, model.config().architecture());
+        BoundedPolicy policy = (BoundedPolicy) POLICIES.create(spec, model.config().architecture());
         int[] sequence = tokens(model, PROMPT + DECODE, 1);
         boolean mergesOnly = Double.valueOf(-1.0).equals(spec.get("similarity"));
         run(model, policy, CHUNK, sequence, PROMPT, cache -> {
@@ -203,7 +217,7 @@ class PolicyMatrixTest {
                 LayerCache layer = cache.layer(l);
                 int waiting = policy.compactEvery() - 1; // slots allowed over the budget between compactions
                 assertThat(layer.stored()).isLessThanOrEqualTo(budget + waiting);
-                if (policy.isBounded()) {
+                if (policy.hasFixedBudget()) {
                     assertThat(layer.stored()).isBetween((int) Math.min(seen, budget), (int) Math.min(seen, budget + waiting));
                 }
                 for (int h = 0; h < layer.kvHeads(); h++) {
@@ -239,7 +253,7 @@ class PolicyMatrixTest {
             assertThat(cache.bytes()).isEqualTo(realBytes);
             assertThat(cache.stats().bytes()).isEqualTo(realBytes);
             assertThat(cache.stats().fullCacheBytes()).isEqualTo(cache.spec().fullBytes(seen));
-            if (policy.isBounded()) {
+            if (policy.hasFixedBudget()) {
                 assertThat(cache.stats().peakBytes())
                         .isLessThanOrEqualTo(cache.spec().layers() * cache.spec().layerBytes(policy.maxSlots() + CHUNK));
             }
@@ -266,7 +280,7 @@ class PolicyMatrixTest {
     static Stream<Arguments> generousBudgets() {
         List<Arguments> cases = new ArrayList<>();
         for (String m : List.of("llama", "gpt2")) {
-            for (String policy : List.of("streaming", "h2o", "tova", "entropy-merge", "random", "snapkv", "knorm")) {
+            for (String policy : boundedPolicies()) {
                 cases.add(Arguments.of(m, spec("policy", policy, "budget", PROMPT + DECODE)));
             }
             cases.add(Arguments.of(m, spec("policy", "entropy-merge", "budget_ratio", 1.0, "priority", "attention")));
@@ -280,7 +294,7 @@ class PolicyMatrixTest {
         TransformerModel model = model(modelName);
         int[] sequence = tokens(model, PROMPT + DECODE, 3);
         List<float[]> full = run(model, new FullPolicy(), CHUNK, sequence, PROMPT, c -> { });
-        List<float[]> bounded = run(model, PolicyRegistry.create(spec, model.config().architecture()), CHUNK, sequence,
+        List<float[]> bounded = run(model, POLICIES.create(spec, model.config().architecture()), CHUNK, sequence,
                 PROMPT, c -> assertThat(c.stats().evicted() + c.stats().merged()).isZero());
         assertThat(bounded).hasSameSizeAs(full);
         for (int i = 0; i < full.size(); i++) {
@@ -290,6 +304,28 @@ class PolicyMatrixTest {
             }
             assertThat(worst).as("forward %d", i).isLessThanOrEqualTo(1e-5f);
         }
+    }
+
+    @Test
+    void aPolicyRegisteredByATestRunsThroughEveryCaseOfTheMatrix() {
+        List<String> shippedBounded = PolicyRegistry.names().stream().filter(name -> !name.equals("full")).toList();
+        assertThat(boundedPolicies()).containsAll(shippedBounded).contains("keep-oldest");
+        assertThat(PolicyRegistry.names()).doesNotContain("keep-oldest"); // the server never offers it
+        assertThat(policiesIn(boundedCases())).containsAll(boundedPolicies());
+        assertThat(policiesIn(generousBudgets())).containsAll(boundedPolicies());
+        int[] sequence = tokens(llama, PROMPT + DECODE, 7);
+        CachePolicy keepOldest = POLICIES.create(spec("policy", "keep-oldest", "budget", 12, "recent", 3),
+                llama.config().architecture());
+        run(llama, keepOldest, CHUNK, sequence, PROMPT, cache -> { // 9 oldest slots, then the 3 newest
+            int seen = (int) cache.seenTokens();
+            int[] expected = seen <= 12 ? IntStream.range(0, seen).toArray()
+                    : IntStream.concat(IntStream.range(0, 9), IntStream.range(seen - 3, seen)).toArray();
+            assertThat(cache.layer(1).positions(0)).containsExactly(expected);
+        });
+    }
+
+    private static List<String> policiesIn(Stream<Arguments> cases) {
+        return cases.map(c -> (String) ((Map<?, ?>) c.get()[1]).get("policy")).distinct().toList();
     }
 
     @Test

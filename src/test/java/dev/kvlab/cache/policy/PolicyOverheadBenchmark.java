@@ -69,7 +69,7 @@ public final class PolicyOverheadBenchmark {
      */
     public static double msPerStep(TransformerModel model, Map<String, Object> spec, int stored, int steps) {
         CachePolicy policy = PolicyRegistry.create(spec, model.config().architecture());
-        int prompt = policy.isBounded() ? stored + 64 : stored - steps / 2;
+        int prompt = policy.hasFixedBudget() ? stored + 64 : stored - steps / 2;
         int[] tokens = new Random(1).ints(prompt + steps + 10, 0, model.config().vocabSize()).toArray();
         try (KvCache cache = model.newCache(policy, 64)) {
             for (int from = 0; from < prompt; from += 64) {

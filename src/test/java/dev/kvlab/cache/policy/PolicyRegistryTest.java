@@ -27,7 +27,7 @@ class PolicyRegistryTest {
     void fullIsUnboundedAndFreshPerCall() {
         CachePolicy a = PolicyRegistry.create(Map.of("policy", "full"));
         assertThat(a).isInstanceOf(FullPolicy.class);
-        assertThat(a.isBounded()).isFalse();
+        assertThat(a.hasFixedBudget()).isFalse();
         assertThat(a.params()).isEmpty();
         assertThat(PolicyRegistry.create(Map.of("policy", "full"))).isNotSameAs(a);
     }
@@ -104,7 +104,7 @@ class PolicyRegistryTest {
         assertThat(p.params()).containsExactly(entry("budget", 128), entry("sinks", 2), entry("recent", 10),
                 entry("rope", "cache-index"), entry("priority", "attention"), entry("similarity", 0.5));
         assertThat(p.ropeMode()).isEqualTo(RopeMode.CACHE_INDEX);
-        assertThat(p.isBounded()).isTrue();
+        assertThat(p.hasFixedBudget()).isTrue();
         assertThat(p.maxSlots()).isEqualTo(128);
         assertThat(p.observesAttention()).isTrue();
     }
@@ -123,7 +123,7 @@ class PolicyRegistryTest {
     void ratioBudgetsFollowTheTokensSeenButNeverGoBelowTheProtectedSlots() {
         BoundedPolicy p = (BoundedPolicy) PolicyRegistry.create(spec("policy", "h2o", "budget_ratio", 0.25, "sinks", 2,
                 "recent", 3));
-        assertThat(p.isBounded()).isFalse();
+        assertThat(p.hasFixedBudget()).isFalse();
         assertThat(p.maxSlots()).isEqualTo(Integer.MAX_VALUE);
         assertThat(p.budgetAt(1000)).isEqualTo(250);
         assertThat(p.budgetAt(1001)).isEqualTo(251);
