@@ -7,15 +7,17 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * One layer's keys and values, shaped (kvHeads, stored, headDim), plus per head and slot the
  * original position, the merge count {@code n} and two policy channels: {@code scores}, summed when
  * slots merge (accumulated attention), and {@code meanScores}, averaged weighted by {@code n} when
- * they merge (a per-token property such as attention entropy). The tensors live in a
- * preallocated buffer that grows geometrically, so appending a token never copies the whole cache.
- * Slot metadata lives in Java arrays: policies decide in Java and only the final gather or merge
- * touches the device.
+ * they merge (a per-token property such as attention entropy). The tensors live in device buffers
+ * and the metadata in a {@link SlotTable} of host arrays, both with one capacity that doubles when
+ * full: appending a token writes only its own slots (amortized O(1)), and a compaction rewrites
+ * them in place. Policies decide in Java on the metadata; only the final gather or merge touches
+ * the device. Merge counts and their bias are kept by {@link SlotMerges}.
  */
 public final class LayerCache {
     private final KvSpec spec;
@@ -25,17 +27,10 @@ public final class LayerCache {
     private NDArray keyBuffer;
     private NDArray valueBuffer;
     private int capacity;
-    private int stored;
     private int staged; // slots written after the stored ones, not yet committed
 
-    private int[][] positions;
-    private float[][] counts;
-    private float[][] scores;
-    private float[][] meanScores;
-    private boolean anyMerged;
-
-    private long evictedSlots;
-    private long mergedSlots;
+    private final SlotTable slots;
+    private final SlotMerges merges;
 
     /**
      * @param capacityHint slots to allocate at the first append (a bounded policy passes budget +
@@ -45,11 +40,8 @@ public final class LayerCache {
         this.spec = spec;
         this.manager = manager;
         this.capacityHint = capacityHint;
-        int heads = spec.kvHeads();
-        positions = new int[heads][0];
-        counts = new float[heads][0];
-        scores = new float[heads][0];
-        meanScores = new float[heads][0];
+        this.slots = new SlotTable(spec.kvHeads());
+        this.merges = new SlotMerges(slots);
     }
 
     /**
@@ -63,9 +55,9 @@ public final class LayerCache {
     public void stage(NDArray keys, NDArray values) {
         int tokens = (int) keys.getShape().get(1);
         staged = 0;
-        ensureCapacity(stored + tokens);
-        SlotRanges.write(keyBuffer, stored, keys.toType(spec.dtype(), false));
-        SlotRanges.write(valueBuffer, stored, values.toType(spec.dtype(), false));
+        ensureCapacity(stored() + tokens);
+        SlotRanges.write(keyBuffer, stored(), keys.toType(spec.dtype(), false));
+        SlotRanges.write(valueBuffer, stored(), values.toType(spec.dtype(), false));
         staged = tokens;
     }
 
@@ -73,18 +65,7 @@ public final class LayerCache {
      * Stores the staged slots (original positions from {@code firstPosition} on, count 1, scores 0).
      */
     public void commit(int firstPosition) {
-        int tokens = staged;
-        for (int h = 0; h < spec.kvHeads(); h++) {
-            positions[h] = Arrays.copyOf(positions[h], stored + tokens);
-            counts[h] = Arrays.copyOf(counts[h], stored + tokens);
-            scores[h] = Arrays.copyOf(scores[h], stored + tokens);
-            meanScores[h] = Arrays.copyOf(meanScores[h], stored + tokens);
-            for (int t = 0; t < tokens; t++) {
-                positions[h][stored + t] = firstPosition + t;
-                counts[h][stored + t] = 1f;
-            }
-        }
-        stored += tokens;
+        slots.append(firstPosition, staged);
         staged = 0;
     }
 
@@ -108,7 +89,7 @@ public final class LayerCache {
         NDArray newKeys = manager.zeros(shape, spec.dtype());
         NDArray newValues = manager.zeros(shape, spec.dtype());
         NDScope.unregister(newKeys, newValues); // outlives the step scope that triggered the growth
-        if (stored > 0) {
+        if (stored() > 0) {
             SlotRanges.write(newKeys, 0, keys());
             SlotRanges.write(newValues, 0, values());
         }
@@ -116,6 +97,7 @@ public final class LayerCache {
         keyBuffer = newKeys;
         valueBuffer = newValues;
         capacity = newCapacity;
+        slots.reserve(newCapacity);
     }
 
     /** A view of the stored keys and any staged ones, (kvHeads, stored + staged, headDim). */
@@ -145,8 +127,8 @@ public final class LayerCache {
     }
 
     private NDArray padded(NDArray buffer, int width) {
-        if (width < stored + staged) {
-            throw new IllegalArgumentException("width " + width + " is less than the " + (stored + staged) + " slots");
+        if (width < slots()) {
+            throw new IllegalArgumentException("width " + width + " is less than the " + slots() + " slots");
         }
         if (width == capacity) {
             return buffer;
@@ -164,13 +146,11 @@ public final class LayerCache {
      * staged ones, negative infinity from {@link #slots()} on, so padded slots get no attention.
      */
     public void fillAttentionBias(float[] bias, int offset, int width) {
-        int slots = stored + staged;
+        int slots = slots();
         for (int h = 0; h < spec.kvHeads(); h++) {
             int row = offset + h * width;
-            if (anyMerged) {
-                for (int s = 0; s < stored; s++) {
-                    bias[row + s] = (float) Math.log(counts[h][s]);
-                }
+            if (merges.any()) {
+                merges.fillLogCounts(bias, row, h);
             }
             Arrays.fill(bias, row + slots, row + width, Float.NEGATIVE_INFINITY);
         }
@@ -178,11 +158,12 @@ public final class LayerCache {
 
     /** Whether any slot stands for more than one token (then {@link #logCountBias} is not all zeros). */
     public boolean hasMergedSlots() {
-        return anyMerged;
+        return merges.any();
     }
 
     /** The L2 norm of every stored key, per head: (kvHeads)(stored). */
     public float[][] keyNorms() {
+        int stored = stored();
         NDArray norms = SlotRanges.view(keyBuffer, 0, stored).toType(DataType.FLOAT32, false)
                 .norm(new int[] {-1}); // (kvHeads, stored)
         float[] flat = norms.toFloatArray();
@@ -195,11 +176,11 @@ public final class LayerCache {
 
     /** Stored plus staged slots: the length of {@link #keys()}. */
     public int slots() {
-        return stored + staged;
+        return stored() + staged;
     }
 
     private NDArray storedPart(NDArray buffer) {
-        return SlotRanges.view(buffer, 0, stored + staged);
+        return SlotRanges.view(buffer, 0, slots());
     }
 
     /**
@@ -208,10 +189,10 @@ public final class LayerCache {
      * the bias is all zeros).
      */
     public NDArray logCountBias(DataType dtype) {
-        if (!anyMerged) {
+        if (!merges.any()) {
             return null;
         }
-        int slots = stored + staged;
+        int slots = slots();
         float[] flat = new float[spec.kvHeads() * slots];
         fillAttentionBias(flat, 0, slots);
         return manager.create(flat, new Shape(spec.kvHeads(), 1, 1, slots)).toType(dtype, false);
@@ -232,12 +213,12 @@ public final class LayerCache {
         NDArray newKeys = keys.get(rows); // (kvHeads·newStored, d)
         NDArray newValues = values.get(rows);
         if (plan.merges()) {
-            foldMerged(plan, newStored, keys, values, newKeys, newValues);
+            foldMerged(plan, keys, values, newKeys, newValues);
         }
         Shape shape = new Shape(spec.kvHeads(), newStored, spec.headDim());
         SlotRanges.write(keyBuffer, 0, newKeys.reshape(shape));
         SlotRanges.write(valueBuffer, 0, newValues.reshape(shape));
-        updateMetadata(plan, newStored);
+        merges.compact(plan);
     }
 
     /** Row of each new slot in the flattened buffer: head h's slot s is row {@code h·capacity + s}. */
@@ -253,9 +234,8 @@ public final class LayerCache {
     }
 
     /** Overwrites every target that absorbed other slots with the count-weighted mean of its sources. */
-    private void foldMerged(CompactionPlan plan, int newStored, NDArray keys, NDArray values, NDArray newKeys,
-            NDArray newValues) {
-        MergeWeights m = MergeWeights.of(plan, counts, stored, newStored, capacity);
+    private void foldMerged(CompactionPlan plan, NDArray keys, NDArray values, NDArray newKeys, NDArray newValues) {
+        MergeWeights m = merges.weights(plan, capacity);
         if (m.targets() == 0) {
             return;
         }
@@ -267,102 +247,83 @@ public final class LayerCache {
         newValues.set(to, w.matMul(values.get(from)));
     }
 
-    private void updateMetadata(CompactionPlan plan, int newStored) {
-        int heads = spec.kvHeads();
-        for (int h = 0; h < heads; h++) {
-            int[] newPositions = new int[newStored];
-            float[] newCounts = new float[newStored];
-            float[] newScores = new float[newStored];
-            float[] newMeans = new float[newStored];
-            for (int i = 0; i < newStored; i++) {
-                int old = plan.keep()[h][i];
-                newPositions[i] = positions[h][old];
-                if (!plan.merges()) {
-                    newCounts[i] = counts[h][old];
-                    newScores[i] = scores[h][old];
-                    newMeans[i] = meanScores[h][old];
-                }
-            }
-            if (plan.merges()) {
-                for (int s = 0; s < stored; s++) {
-                    int t = plan.target()[h][s];
-                    if (t < 0) {
-                        evictedSlots++;
-                    } else {
-                        newCounts[t] += counts[h][s];
-                        newScores[t] += scores[h][s];
-                        newMeans[t] += counts[h][s] * meanScores[h][s];
-                        if (plan.keep()[h][t] != s) {
-                            mergedSlots++;
-                        }
-                    }
-                }
-                for (int i = 0; i < newStored; i++) {
-                    newMeans[i] /= newCounts[i];
-                }
-            } else {
-                evictedSlots += stored - newStored;
-            }
-            positions[h] = newPositions;
-            counts[h] = newCounts;
-            scores[h] = newScores;
-            meanScores[h] = newMeans;
-        }
-        stored = newStored;
-        anyMerged = false;
-        for (float[] c : counts) {
-            for (float n : c) {
-                anyMerged |= n != 1f;
-            }
-        }
-    }
-
     public int stored() {
-        return stored;
+        return slots.length();
     }
 
     /** Bytes the stored slots occupy (the allocated buffer may be larger, see {@link #allocatedBytes()}). */
     public long bytes() {
-        return spec.layerBytes(stored);
+        return spec.layerBytes(stored());
     }
 
     public long allocatedBytes() {
         return spec.layerBytes(capacity);
     }
 
-    /** Original token position of each slot, per head. Read-only view: do not modify. */
+    /** Original token position of each stored slot of {@code head}: a copy, (stored). */
     public int[] positions(int head) {
-        return positions[head];
+        return Arrays.copyOf(slots.positions(head), stored());
     }
 
-    /** How many tokens each slot stands for (1 unless merged), per head. Read-only view. */
+    /** How many tokens each stored slot of {@code head} stands for (1 unless merged): a copy, (stored). */
     public float[] counts(int head) {
-        return counts[head];
-    }
-
-    /** The policy's per-slot score (e.g. accumulated attention); moves with compaction, summed on merge. */
-    public float[] scores(int head) {
-        return scores[head];
+        return Arrays.copyOf(slots.counts(head), stored());
     }
 
     /**
-     * A second per-slot policy value (0 for new slots) that moves with compaction and becomes the
-     * count-weighted mean on merge, e.g. the attention entropy each token had as the query. Writable.
+     * The policy's per-slot score of {@code head} (e.g. accumulated attention): a copy, (stored). It
+     * moves with compaction and is summed on merge; change it with {@link #addScores} or
+     * {@link #setScores}.
+     */
+    public float[] scores(int head) {
+        return Arrays.copyOf(slots.scores(head), stored());
+    }
+
+    /** Adds {@code amounts[s]} to the score of each slot {@code s < amounts.length} of {@code head}. */
+    public void addScores(int head, float[] amounts) {
+        Objects.checkFromIndexSize(0, amounts.length, stored());
+        float[] scores = slots.scores(head);
+        for (int s = 0; s < amounts.length; s++) {
+            scores[s] += amounts[s];
+        }
+    }
+
+    /** Sets the scores of slots {@code from, from + 1, …} of {@code head} to {@code values}. */
+    public void setScores(int head, int from, float[] values) {
+        Objects.checkFromIndexSize(from, values.length, stored());
+        System.arraycopy(values, 0, slots.scores(head), from, values.length);
+    }
+
+    /**
+     * A second per-slot policy value of {@code head} (0 for new slots): a copy, (stored). It moves with
+     * compaction and becomes the count-weighted mean on merge, e.g. the attention entropy each token
+     * had as the query; change it with {@link #setMeanScores}.
      */
     public float[] meanScores(int head) {
-        return meanScores[head];
+        return Arrays.copyOf(slots.means(head), stored());
+    }
+
+    /** Sets the mean scores of slots {@code from, from + 1, …} of {@code head} to {@code values}. */
+    public void setMeanScores(int head, int from, float[] values) {
+        Objects.checkFromIndexSize(from, values.length, stored());
+        System.arraycopy(values, 0, slots.means(head), from, values.length);
     }
 
     public int kvHeads() {
         return spec.kvHeads();
     }
 
+    /** Slots allocated per head for the metadata; the device buffers hold the same number. */
+    int slotCapacity() {
+        return slots.capacity();
+    }
+
     long evictedSlots() {
-        return evictedSlots;
+        return merges.evicted();
     }
 
     long mergedSlots() {
-        return mergedSlots;
+        return merges.merged();
     }
 
     /** Frees the device buffers; the cache is unusable afterwards. */

@@ -78,7 +78,7 @@ public final class EntropyMergePolicy extends BoundedPolicy {
         float[] entropy = attention.rowEntropy(); // one value per new token, the last slots of every head
         int first = cache.stored() - entropy.length;
         for (int h = 0; h < cache.kvHeads(); h++) {
-            System.arraycopy(entropy, 0, cache.meanScores(h), first, entropy.length);
+            cache.setMeanScores(h, first, entropy);
         }
     }
 

@@ -42,10 +42,7 @@ public final class H2oPolicy extends BoundedPolicy {
     static void accumulate(LayerCache cache, AttentionObservation attention) {
         float[][] received = attention.columnSums();
         for (int h = 0; h < cache.kvHeads(); h++) {
-            float[] scores = cache.scores(h);
-            for (int s = 0; s < scores.length; s++) {
-                scores[s] += received[h][s];
-            }
+            cache.addScores(h, received[h]);
         }
     }
 

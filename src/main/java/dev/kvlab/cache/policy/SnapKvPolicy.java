@@ -90,8 +90,7 @@ public final class SnapKvPolicy extends BoundedPolicy {
         }
         float[][] votes = attention.lastRowsSums(Math.min(window, attention.tokens()));
         for (int h = 0; h < cache.kvHeads(); h++) {
-            float[] pooled = pool(votes[h]);
-            System.arraycopy(pooled, 0, cache.scores(h), 0, pooled.length);
+            cache.setScores(h, 0, pool(votes[h]));
         }
     }
 

@@ -1,0 +1,78 @@
+package dev.kvlab.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A layer's slot metadata is sized with its key and value buffers: both double together, so
+ * appending token by token reallocates a logarithmic number of times, and compaction keeps both.
+ */
+class LayerCacheTest {
+    private static final KvSpec SPEC = new KvSpec(1, 2, 4, DataType.FLOAT32);
+
+    @Test
+    void metadataGrowsTogetherWithTheKeyValueBuffers() {
+        int tokens = 1000;
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LayerCache layer = new LayerCache(SPEC, manager, 0);
+            int growths = 0;
+            for (int t = 0; t < tokens; t++) {
+                long allocated = layer.allocatedBytes();
+                layer.append(token(manager, t), token(manager, -t), t);
+                growths += layer.allocatedBytes() != allocated ? 1 : 0;
+                assertThat(layer.allocatedBytes()).isEqualTo(SPEC.layerBytes(layer.slotCapacity()));
+            }
+            assertThat(growths).isEqualTo(7); // 16, 32, …, 1024 slots
+            int[] expected = new int[tokens];
+            Arrays.setAll(expected, i -> i);
+            for (int h = 0; h < SPEC.kvHeads(); h++) {
+                assertThat(layer.positions(h)).isEqualTo(expected);
+                assertThat(layer.counts(h)).hasSize(tokens).containsOnly(1f);
+            }
+            assertThat(layer.keys().get(0, tokens - 1).toFloatArray()).containsOnly(tokens - 1f);
+            layer.close();
+        }
+    }
+
+    @Test
+    void compactionKeepsTheCapacityAndMovesMetadataWithTheKeys() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LayerCache layer = new LayerCache(SPEC, manager, 0);
+            for (int t = 0; t < 5; t++) {
+                layer.append(token(manager, t), token(manager, t), t);
+            }
+            layer.addScores(0, new float[] {1, 2, 3, 4, 5});
+            int capacity = layer.slotCapacity();
+
+            // head 0: slot 3 folds into 1, slot 4 is dropped; head 1: slots 0 and 4 fold into 2
+            layer.compact(new CompactionPlan(new int[][] {{0, 1, 2}, {1, 2, 3}},
+                    new int[][] {{0, 1, 2, 1, -1}, {1, 0, 1, 2, 1}}));
+
+            assertThat(layer.slotCapacity()).isEqualTo(capacity);
+            assertThat(layer.positions(0)).containsExactly(0, 1, 2);
+            assertThat(layer.positions(1)).containsExactly(1, 2, 3);
+            assertThat(layer.counts(0)).containsExactly(1, 2, 1);
+            assertThat(layer.counts(1)).containsExactly(1, 3, 1);
+            assertThat(layer.scores(0)).containsExactly(1, 6, 3);
+            assertThat(layer.hasMergedSlots()).isTrue();
+            float[] keys = layer.keys().toFloatArray(); // (kvHeads, 3, headDim)
+            assertThat(keys[4]).isCloseTo(2f, within(1e-6f)); // head 0, slot 1: mean of 1 and 3
+            assertThat(keys[12 + 4]).isCloseTo(2f, within(1e-6f)); // head 1, slot 1: mean of 0, 2 and 4
+            assertThat(layer.mergedSlots()).isEqualTo(3);
+            assertThat(layer.evictedSlots()).isEqualTo(1);
+            layer.close();
+        }
+    }
+
+    /** One token's keys or values, (kvHeads, 1, headDim), every element {@code value}. */
+    private static NDArray token(NDManager manager, float value) {
+        return manager.full(new Shape(SPEC.kvHeads(), 1, SPEC.headDim()), value);
+    }
+}
