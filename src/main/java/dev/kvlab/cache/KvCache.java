@@ -35,9 +35,9 @@ public final class KvCache implements AutoCloseable {
         this.spec = spec;
         this.policy = policy;
         this.manager = manager;
-        int hint = policy.hasFixedBudget() ? policy.maxSlots() + prefillChunk : 0;
         List<LayerCache> list = new ArrayList<>(spec.layers());
         for (int i = 0; i < spec.layers(); i++) {
+            int hint = policy.hasFixedBudget() ? policy.maxSlots(i, spec.layers()) + prefillChunk : 0;
             list.add(new LayerCache(spec, manager, hint));
         }
         this.layers = Collections.unmodifiableList(list);

@@ -309,6 +309,11 @@ public final class LayerCache {
         System.arraycopy(values, 0, slots.means(head), from, values.length);
     }
 
+    /** The shape of the model's cache this layer belongs to. */
+    public KvSpec spec() {
+        return spec;
+    }
+
     public int kvHeads() {
         return spec.kvHeads();
     }

@@ -122,6 +122,11 @@ public abstract class BoundedPolicy implements CachePolicy {
         return hasFixedBudget() ? limits.budget() + limits.compactEvery() - 1 : Integer.MAX_VALUE;
     }
 
+    @Override
+    public int maxSlots(int layer, int layers) {
+        return hasFixedBudget() ? budgetAt(layer, layers, 0) + limits.compactEvery() - 1 : Integer.MAX_VALUE;
+    }
+
     /**
      * How many slots over the budget trigger a compaction (1: every step). Larger values amortize a
      * policy's per-compaction work (scoring, planning, the copy) over that many decode steps, as
@@ -136,7 +141,16 @@ public abstract class BoundedPolicy implements CachePolicy {
         return limits.sinks();
     }
 
-    /** Slots per head allowed once {@code seenTokens} tokens have been seen. */
+    /**
+     * Slots per head allowed in layer {@code layer} of {@code layers} once {@code seenTokens} tokens
+     * have been seen: {@link #budgetAt(long)} in every layer, unless a policy shares the layers' total
+     * out unevenly.
+     */
+    public int budgetAt(int layer, int layers, long seenTokens) {
+        return budgetAt(seenTokens);
+    }
+
+    /** Slots per head per layer on average (every layer's, for a uniform policy) once {@code seenTokens} tokens have been seen. */
     public int budgetAt(long seenTokens) {
         if (limits.budget() > 0) {
             return limits.budget();
@@ -153,7 +167,7 @@ public abstract class BoundedPolicy implements CachePolicy {
     @Override
     public final void afterAttention(int layer, LayerCache cache, AttentionObservation attention, long seenTokens) {
         observe(cache, attention);
-        int budget = budgetAt(seenTokens);
+        int budget = budgetAt(layer, cache.spec().layers(), seenTokens);
         int stored = cache.stored();
         if (stored >= budget + limits.compactEvery()) {
             Window window = new Window(stored, limits.sinks(), stored - recentAt(budget), stored - budget);

@@ -43,6 +43,15 @@ public interface CachePolicy {
      */
     int maxSlots();
 
+    /**
+     * The most slots per head that layer {@code layer} of a {@code layers}-layer model keeps between
+     * compactions. The same for every layer unless the policy gives layers budgets of their own
+     * ({@code pyramidkv}); memory predictions sum it over the layers.
+     */
+    default int maxSlots(int layer, int layers) {
+        return maxSlots();
+    }
+
     /** Whether {@link #afterAttention} needs the probabilities; when false the engine skips computing them. */
     boolean observesAttention();
 

@@ -29,6 +29,7 @@ public final class PolicyRegistry {
             .with(EntropyMergePolicy.TYPE)
             .with(RandomPolicy.TYPE)
             .with(SnapKvPolicy.TYPE)
+            .with(PyramidKvPolicy.TYPE)
             .with(KnormPolicy.TYPE);
 
     private PolicyRegistry() {}

@@ -24,7 +24,7 @@ import java.util.Set;
  * token's attention is added to the scores and the lowest-scored key goes, as {@code h2o} does,
  * starting from the window's votes.
  */
-public final class SnapKvPolicy extends BoundedPolicy {
+public class SnapKvPolicy extends BoundedPolicy {
 
     /** How the scores are smoothed along the sequence. */
     enum Pooling {
@@ -34,7 +34,7 @@ public final class SnapKvPolicy extends BoundedPolicy {
     /** No sinks; the protected recent slots are the observation window, a parameter of its own. */
     static final Defaults DEFAULTS = new Defaults(0, 0, RopeMode.ORIGINAL);
     static final PolicyType TYPE = new PolicyType("snapkv",
-            PolicyType.withBoundedKeys(Set.of("window", "kernel", "pooling")), SnapKvPolicy::create);
+            PolicyType.withBoundedKeys(Scoring.KEYS), SnapKvPolicy::create);
 
     private final int window;
     private final int kernel;
@@ -49,19 +49,35 @@ public final class SnapKvPolicy extends BoundedPolicy {
 
     /** Reads the window first: the limits protect it, so a budget too small names it. */
     private static SnapKvPolicy create(PolicyParams params, PolicyType.Context context) {
-        int window = (int) params.integer("window", 32, 1, Integer.MAX_VALUE);
-        int kernel = (int) params.integer("kernel", 5, 1, Integer.MAX_VALUE);
-        if (kernel % 2 == 0) {
-            throw new PolicyException("kernel", "must be odd, so the pooling is centred on each slot, got " + kernel);
+        Scoring s = Scoring.read(params);
+        return new SnapKvPolicy(BoundedParams.read(params, context, DEFAULTS, s.window()), s.window(), s.kernel(),
+                s.pooling());
+    }
+
+    /** SnapKV's scoring parameters, shared with the policies built on it. */
+    record Scoring(int window, int kernel, Pooling pooling) {
+        static final Set<String> KEYS = Set.of("window", "kernel", "pooling");
+
+        static Scoring read(PolicyParams params) {
+            int window = (int) params.integer("window", 32, 1, Integer.MAX_VALUE);
+            int kernel = (int) params.integer("kernel", 5, 1, Integer.MAX_VALUE);
+            if (kernel % 2 == 0) {
+                throw new PolicyException("kernel", "must be odd, so the pooling is centred on each slot, got " + kernel);
+            }
+            Pooling pooling = Pooling.valueOf(
+                    params.choice("pooling", "avg", Set.of("avg", "max")).toUpperCase(Locale.ROOT));
+            return new Scoring(window, kernel, pooling);
         }
-        Pooling pooling = Pooling.valueOf(
-                params.choice("pooling", "avg", Set.of("avg", "max")).toUpperCase(Locale.ROOT));
-        return new SnapKvPolicy(BoundedParams.read(params, context, DEFAULTS, window), window, kernel, pooling);
     }
 
     @Override
     public String name() {
         return TYPE.name();
+    }
+
+    /** The protected observation window, in slots. */
+    int window() {
+        return window;
     }
 
     @Override

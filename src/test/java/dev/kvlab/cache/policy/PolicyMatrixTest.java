@@ -149,12 +149,13 @@ class PolicyMatrixTest {
         public void afterAttention(int layer, LayerCache cache, AttentionObservation attention, long seenTokens) {
             int before = cache.stored();
             int waiting = inner.compactEvery() - 1; // slots allowed over the budget between compactions
-            int allowedBefore = inner.budgetAt(seenTokens - tokensThisForward) + waiting + tokensThisForward;
+            int layers = cache.spec().layers();
+            int allowedBefore = inner.budgetAt(layer, layers, seenTokens - tokensThisForward) + waiting + tokensThisForward;
             if (before > allowedBefore) {
                 violations.add("layer " + layer + " held " + before + " > budget + waiting + chunk " + allowedBefore);
             }
             inner.afterAttention(layer, cache, attention, seenTokens);
-            int budget = inner.budgetAt(seenTokens);
+            int budget = inner.budgetAt(layer, layers, seenTokens);
             if (cache.stored() > budget + waiting) {
                 violations.add("layer " + layer + " kept " + cache.stored() + " after compaction at seen " + seenTokens);
             }
@@ -168,6 +169,7 @@ class PolicyMatrixTest {
         @Override public RopeMode ropeMode() { return inner.ropeMode(); }
         @Override public boolean hasFixedBudget() { return inner.hasFixedBudget(); }
         @Override public int maxSlots() { return inner.maxSlots(); }
+        @Override public int maxSlots(int layer, int layers) { return inner.maxSlots(layer, layers); }
         @Override public boolean observesAttention() { return inner.observesAttention(); }
     }
 
@@ -210,10 +212,13 @@ class PolicyMatrixTest {
         boolean mergesOnly = Double.valueOf(-1.0).equals(spec.get("similarity"));
         run(model, policy, CHUNK, sequence, PROMPT, cache -> {
             long seen = cache.seenTokens();
-            int budget = policy.budgetAt(seen);
-            int recent = policy instanceof StreamingPolicy ? budget - policy.sinks() : policy.recentAt(budget);
+            int layers = cache.spec().layers();
             long realBytes = 0;
-            for (int l = 0; l < cache.spec().layers(); l++) {
+            long peakBound = 0;
+            for (int l = 0; l < layers; l++) {
+                int budget = policy.budgetAt(l, layers, seen);
+                int recent = policy instanceof StreamingPolicy ? budget - policy.sinks() : policy.recentAt(budget);
+                peakBound += cache.spec().layerBytes(policy.maxSlots(l, layers) + CHUNK);
                 LayerCache layer = cache.layer(l);
                 int waiting = policy.compactEvery() - 1; // slots allowed over the budget between compactions
                 assertThat(layer.stored()).isLessThanOrEqualTo(budget + waiting);
@@ -255,7 +260,7 @@ class PolicyMatrixTest {
             assertThat(cache.stats().fullCacheBytes()).isEqualTo(cache.spec().fullBytes(seen));
             if (policy.hasFixedBudget()) {
                 assertThat(cache.stats().peakBytes())
-                        .isLessThanOrEqualTo(cache.spec().layers() * cache.spec().layerBytes(policy.maxSlots() + CHUNK));
+                        .isLessThanOrEqualTo(peakBound);
             }
         });
     }
