@@ -70,7 +70,7 @@ public final class PolicyRegistry {
             throw new PolicyException("policy", "must be a string, one of " + String.join(", ", NAMES));
         }
         PolicyParams p = new PolicyParams(params);
-        boolean rotary = architecture.rotaryPositions();
+        boolean rotary = architecture == null || architecture.rotaryPositions();
         return switch (policy) {
             case "full" -> {
                 accept("full", params, Set.of());
