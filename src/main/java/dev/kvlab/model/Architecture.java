@@ -1,17 +1,46 @@
 package dev.kvlab.model;
 
-/** The model families kvlab can run, keyed by the Hugging Face {@code architectures} name. */
-public enum Architecture {
-    LLAMA("LlamaForCausalLM"),
-    GPT2("GPT2LMHeadModel");
+import dev.kvlab.cache.PositionEncoding;
+
+/**
+ * The model architectures kvlab can run, one per package under {@code model/} (Mistral and Qwen2
+ * checkpoints run as {@link #LLAMA}), with the facts about each that code outside its package
+ * needs. Callers ask these methods rather than compare architectures, so an architecture states its
+ * facts in one place.
+ */
+public enum Architecture implements PositionEncoding {
+    LLAMA("LlamaForCausalLM", true, true),
+    GPT2("GPT2LMHeadModel", false, false);
 
     private final String huggingFaceName;
+    private final boolean rotaryPositions;
+    private final boolean prependsBos;
 
-    Architecture(String huggingFaceName) {
+    Architecture(String huggingFaceName, boolean rotaryPositions, boolean prependsBos) {
         this.huggingFaceName = huggingFaceName;
+        this.rotaryPositions = rotaryPositions;
+        this.prependsBos = prependsBos;
     }
 
+    /** The Hugging Face {@code architectures} name of the reference implementation. */
     public String huggingFaceName() {
         return huggingFaceName;
+    }
+
+    /**
+     * Whether keys carry their position as a rotation (RoPE) rather than as a learned embedding added
+     * to the input: only then can a compressed cache choose which positions to rotate by.
+     */
+    @Override
+    public boolean rotaryPositions() {
+        return rotaryPositions;
+    }
+
+    /**
+     * Whether prompts start with the model's bos token: Llama checkpoints are trained with one before
+     * every document; GPT-2 is not.
+     */
+    public boolean prependsBos() {
+        return prependsBos;
     }
 }

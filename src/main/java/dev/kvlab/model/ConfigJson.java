@@ -10,8 +10,9 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Typed access to one JSON object of a Hugging Face model file, where every failure is an {@link
  * UnsupportedModelException} naming the file and the field. JSON {@code null} counts as absent.
+ * Public for the architecture packages, which read their own fields.
  */
-final class ConfigJson {
+public final class ConfigJson {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
@@ -48,7 +49,7 @@ final class ConfigJson {
     }
 
     /** The nested object {@code field}, or null when absent. */
-    ConfigJson object(String field) {
+    public ConfigJson object(String field) {
         JsonNode node = node(field);
         if (node == null) {
             return null;
@@ -65,15 +66,15 @@ final class ConfigJson {
         return node == null || node.isNull() ? null : node;
     }
 
-    boolean has(String field) {
+    public boolean has(String field) {
         return node(field) != null;
     }
 
-    int positiveInt(String field) {
+    public int positiveInt(String field) {
         return positive(field, integer(required(field), field));
     }
 
-    int positiveInt(String field, int defaultValue) {
+    public int positiveInt(String field, int defaultValue) {
         JsonNode node = node(field);
         return node == null ? defaultValue : positive(field, integer(node, field));
     }
@@ -91,16 +92,16 @@ final class ConfigJson {
         return value;
     }
 
-    double positiveDouble(String field) {
+    public double positiveDouble(String field) {
         return positive(field, number(required(field), field));
     }
 
-    double positiveDouble(String field, double defaultValue) {
+    public double positiveDouble(String field, double defaultValue) {
         JsonNode node = node(field);
         return node == null ? defaultValue : positive(field, number(node, field));
     }
 
-    boolean bool(String field, boolean defaultValue) {
+    public boolean bool(String field, boolean defaultValue) {
         JsonNode node = node(field);
         if (node == null) {
             return defaultValue;
@@ -111,7 +112,7 @@ final class ConfigJson {
         return node.booleanValue();
     }
 
-    String string(String field, String defaultValue) {
+    public String string(String field, String defaultValue) {
         JsonNode node = node(field);
         if (node == null) {
             return defaultValue;
@@ -143,12 +144,12 @@ final class ConfigJson {
     }
 
     /** {@code config.json: rope_scaling.rope_type 'yarn' is not supported (supported: llama3)}. */
-    UnsupportedModelException unsupported(String field, Object value, String supported) {
+    public UnsupportedModelException unsupported(String field, Object value, String supported) {
         return invalid(field, "'" + value + "' is not supported (supported: " + supported + ")");
     }
 
     /** An error about {@code field}: the message reads "file: field problem". */
-    UnsupportedModelException invalid(String field, String problem) {
+    public UnsupportedModelException invalid(String field, String problem) {
         return new UnsupportedModelException(prefix + field, fileName + ": " + prefix + field + " " + problem);
     }
 

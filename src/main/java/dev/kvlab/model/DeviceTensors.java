@@ -11,9 +11,10 @@ import dev.kvlab.model.weights.WeightSource;
 /**
  * Moves checkpoint tensors onto the device in the compute dtype, in the layout the forward pass
  * wants: Hugging Face linear weights (out, in) become (in, out) so activations multiply them
- * directly, and projections that read the same input are fused into one matrix.
+ * directly, and projections that read the same input are fused into one matrix. The architecture
+ * packages name the tensors; the loader makes one per model.
  */
-final class DeviceTensors {
+public final class DeviceTensors {
     private final WeightSource source;
     private final NDManager manager;
     private final DataType dtype;
@@ -25,16 +26,16 @@ final class DeviceTensors {
         this.dtype = dtype;
     }
 
-    long parameters() {
+    public long parameters() {
         return parameters;
     }
 
-    boolean has(String name) {
+    public boolean has(String name) {
         return source.contains(name);
     }
 
     /** A tensor as stored, e.g. an embedding (vocab, hidden) or a norm weight (hidden). */
-    NDArray raw(String name, long... shape) {
+    public NDArray raw(String name, long... shape) {
         float[] values = source.readFloats(name, shape);
         parameters += values.length;
         try (NDManager scratch = manager.newSubManager()) {
@@ -43,7 +44,7 @@ final class DeviceTensors {
     }
 
     /** {@code nn.Linear} weights stored (out, in), fused along out and returned as (in, Σout). */
-    NDArray linearFused(long in, String[] names, long[] outs) {
+    public NDArray linearFused(long in, String[] names, long[] outs) {
         try (NDManager scratch = manager.newSubManager()) {
             NDList parts = new NDList();
             for (int i = 0; i < names.length; i++) {
@@ -57,7 +58,7 @@ final class DeviceTensors {
     }
 
     /** Biases of fused projections, concatenated. */
-    NDArray biasFused(String[] names, long[] outs) {
+    public NDArray biasFused(String[] names, long[] outs) {
         try (NDManager scratch = manager.newSubManager()) {
             NDList parts = new NDList();
             for (int i = 0; i < names.length; i++) {
@@ -85,8 +86,13 @@ final class DeviceTensors {
         return copy;
     }
 
+    /** Tied weights: the LM head is a transposed view of the embedding, sharing its storage. */
+    public NDArray tiedHead(NDArray embedding) {
+        return embedding.transpose();
+    }
+
     /** GPT-2 Conv1D weights are already stored (in, out): used as is. */
-    NDArray conv1d(String name, long in, long out) {
+    public NDArray conv1d(String name, long in, long out) {
         return raw(name, in, out);
     }
 }

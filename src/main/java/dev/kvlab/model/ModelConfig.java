@@ -1,12 +1,13 @@
 package dev.kvlab.model;
 
-
 /**
- * The shape of a causal LM, read from a Hugging Face {@code config.json}. Sealed so that every
- * switch over architectures is checked by the compiler when one is added (the records live in
- * this package because a sealed hierarchy outside a named module cannot span packages).
+ * The shape of a causal LM, read from a Hugging Face {@code config.json}. Each architecture's
+ * package has its own record ({@code llama.LlamaConfig}, {@code gpt2.Gpt2Config}); what differs
+ * between architectures is asked of {@link #architecture()}, so callers need not know the record.
+ * Not sealed: outside a named module Java 17 only lets a sealed interface permit classes of its own
+ * package.
  */
-public sealed interface ModelConfig permits LlamaConfig, Gpt2Config {
+public interface ModelConfig {
     Architecture architecture();
 
     int vocabSize();

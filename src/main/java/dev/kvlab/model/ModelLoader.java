@@ -2,27 +2,19 @@ package dev.kvlab.model;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import dev.kvlab.model.gpt2.Gpt2Model;
-import dev.kvlab.model.gpt2.Gpt2Weights;
-import dev.kvlab.model.llama.LlamaModel;
-import dev.kvlab.model.llama.LlamaWeights;
 import dev.kvlab.model.weights.WeightSource;
 import dev.kvlab.model.weights.WeightSources;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Builds a {@link TransformerModel} from a Hugging Face model folder: reads the config, streams
- * each tensor from the memory-mapped safetensors onto the device in the compute dtype, and maps
- * the Hugging Face names of each architecture onto its weight records (the name map is explicit
- * and every shape is checked).
+ * Builds a {@link TransformerModel} from a Hugging Face model folder: reads the config, picks the
+ * device and compute dtype, and has the architecture's package map the checkpoint's tensor names
+ * onto its weights, each streamed from the memory-mapped safetensors onto the device.
  */
 public final class ModelLoader {
     private static final Logger log = LoggerFactory.getLogger(ModelLoader.class);
@@ -89,13 +81,7 @@ public final class ModelLoader {
         NDManager manager = NDManager.newBaseManager(device);
         try {
             DeviceTensors tensors = new DeviceTensors(source, manager, dtype);
-            AbstractDecoder model;
-            if (config instanceof LlamaConfig llama) {
-                model = new LlamaModel(llama, llamaWeights(llama, tensors), manager, dtype);
-            } else {
-                Gpt2Config gpt2 = (Gpt2Config) config; // the only other permitted ModelConfig
-                model = new Gpt2Model(gpt2, gpt2Weights(gpt2, tensors), manager, dtype);
-            }
+            AbstractDecoder model = Architectures.decoder(config, tensors, manager, dtype);
             model.setThreads(device.isGpu() ? IntraOpThreads.unchanged() : IntraOpThreads.forCpu(decodeThreads));
             return model;
         } catch (RuntimeException e) {
@@ -131,68 +117,5 @@ public final class ModelLoader {
             return Device.gpu(index);
         }
         throw new IllegalArgumentException("kvlab.device: '" + spec + "' is not auto, cpu, gpu or gpu:N");
-    }
-
-    private static LlamaWeights llamaWeights(LlamaConfig c, DeviceTensors t) {
-        long hidden = c.hiddenSize();
-        long q = (long) c.numHeads() * c.headDim();
-        long kv = (long) c.numKvHeads() * c.headDim();
-        long inter = c.intermediateSize();
-        NDArray embed = t.raw("model.embed_tokens.weight", c.vocabSize(), hidden);
-        List<LlamaWeights.Layer> layers = new ArrayList<>();
-        for (int i = 0; i < c.numLayers(); i++) {
-            String p = "model.layers." + i + ".";
-            String[] qkvNames = {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"};
-            long[] qkvOuts = {q, kv, kv};
-            layers.add(new LlamaWeights.Layer(
-                    t.raw(p + "input_layernorm.weight", hidden),
-                    t.linearFused(hidden, suffix(qkvNames, ".weight"), qkvOuts),
-                    c.attentionBias() ? t.biasFused(suffix(qkvNames, ".bias"), qkvOuts) : null,
-                    t.linearFused(q, new String[] {p + "self_attn.o_proj.weight"}, new long[] {hidden}),
-                    t.raw(p + "post_attention_layernorm.weight", hidden),
-                    t.linearFused(hidden, new String[] {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
-                            new long[] {inter, inter}),
-                    t.linearFused(inter, new String[] {p + "mlp.down_proj.weight"}, new long[] {hidden})));
-        }
-        NDArray finalNorm = t.raw("model.norm.weight", hidden);
-        NDArray lmHead = c.tieWordEmbeddings()
-                ? tiedHead(embed)
-                : t.linearFused(hidden, new String[] {"lm_head.weight"}, new long[] {c.vocabSize()});
-        return new LlamaWeights(embed, layers, finalNorm, lmHead, t.parameters());
-    }
-
-    /** Tied weights: the LM head is a transposed view of the embedding, sharing its storage. */
-    private static NDArray tiedHead(NDArray embed) {
-        return embed.transpose();
-    }
-
-    private static Gpt2Weights gpt2Weights(Gpt2Config c, DeviceTensors t) {
-        long h = c.hiddenSize();
-        long inner = c.innerSize();
-        String prefix = t.has("wte.weight") ? "" : "transformer.";
-        NDArray wte = t.raw(prefix + "wte.weight", c.vocabSize(), h);
-        NDArray wpe = t.raw(prefix + "wpe.weight", c.maxPositions(), h);
-        List<Gpt2Weights.Layer> layers = new ArrayList<>();
-        for (int i = 0; i < c.numLayers(); i++) {
-            String p = prefix + "h." + i + ".";
-            layers.add(new Gpt2Weights.Layer(
-                    t.raw(p + "ln_1.weight", h), t.raw(p + "ln_1.bias", h),
-                    t.conv1d(p + "attn.c_attn.weight", h, 3 * h), t.raw(p + "attn.c_attn.bias", 3 * h),
-                    t.conv1d(p + "attn.c_proj.weight", h, h), t.raw(p + "attn.c_proj.bias", h),
-                    t.raw(p + "ln_2.weight", h), t.raw(p + "ln_2.bias", h),
-                    t.conv1d(p + "mlp.c_fc.weight", h, inner), t.raw(p + "mlp.c_fc.bias", inner),
-                    t.conv1d(p + "mlp.c_proj.weight", inner, h), t.raw(p + "mlp.c_proj.bias", h)));
-        }
-        NDArray lnW = t.raw(prefix + "ln_f.weight", h);
-        NDArray lnB = t.raw(prefix + "ln_f.bias", h);
-        return new Gpt2Weights(wte, wpe, layers, lnW, lnB, tiedHead(wte), t.parameters());
-    }
-
-    private static String[] suffix(String[] names, String suffix) {
-        String[] out = new String[names.length];
-        for (int i = 0; i < names.length; i++) {
-            out[i] = names[i] + suffix;
-        }
-        return out;
     }
 }

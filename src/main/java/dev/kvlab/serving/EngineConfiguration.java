@@ -5,7 +5,6 @@ import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.StepScheduler;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.SchedulerMetrics;
-import dev.kvlab.model.Architecture;
 import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
@@ -103,8 +102,7 @@ public class EngineConfiguration {
     @Bean
     Generator generator(TransformerModel model, TextTokenizer tokenizer, ModelFolder folder,
             KvlabProperties properties) {
-        // Llama checkpoints are trained with a bos token before every document; GPT-2 is not.
-        Integer bos = model.config().architecture() == Architecture.LLAMA ? folder.bosTokenId() : null;
+        Integer bos = model.config().architecture().prependsBos() ? folder.bosTokenId() : null;
         return new Generator(model, tokenizer, folder.eosTokenIds(), bos, properties.prefill().chunk());
     }
 

@@ -1,5 +1,6 @@
 package dev.kvlab.serving;
 
+import dev.kvlab.model.ModelConfigs;
 import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 
@@ -16,8 +17,7 @@ class ModelLoadFailureAnalyzer extends AbstractFailureAnalyzer<ModelLoadExceptio
         String action = "Point kvlab.model.path (env KVLAB_MODEL_PATH) at a Hugging Face model folder holding"
                 + " config.json, model.safetensors (or model.safetensors.index.json and its shards) and tokenizer.json"
                 + (cause.field() == null ? "." : ", and check '" + cause.field() + "'.")
-                + " Supported architectures: LlamaForCausalLM (also Mistral without sliding window, Qwen2)"
-                + " and GPT2LMHeadModel.";
+                + " Supported architectures: " + String.join(", ", ModelConfigs.supportedArchitectures()) + ".";
         return new FailureAnalysis(cause.getMessage(), action, cause);
     }
 }

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kvlab.model.LlamaConfig.Llama3RopeScaling;
+import dev.kvlab.model.gpt2.Gpt2Config;
+import dev.kvlab.model.llama.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig.Llama3RopeScaling;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

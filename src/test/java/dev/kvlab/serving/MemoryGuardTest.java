@@ -10,7 +10,7 @@ import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
-import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.springframework.util.unit.DataSize;

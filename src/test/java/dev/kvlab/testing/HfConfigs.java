@@ -1,8 +1,8 @@
 package dev.kvlab.testing;
 
-import dev.kvlab.model.Gpt2Config;
-import dev.kvlab.model.LlamaConfig;
 import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.gpt2.Gpt2Config;
+import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.model.weights.SafetensorsWriter.Dtype;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -2,8 +2,8 @@ package dev.kvlab.testing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.kvlab.model.Gpt2Config;
-import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.gpt2.Gpt2Config;
+import dev.kvlab.model.llama.LlamaConfig;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -1,9 +1,9 @@
 package dev.kvlab.testing;
 
-import dev.kvlab.model.Gpt2Config;
-import dev.kvlab.model.LlamaConfig;
-import dev.kvlab.model.LlamaConfig.Llama3RopeScaling;
 import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.gpt2.Gpt2Config;
+import dev.kvlab.model.llama.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig.Llama3RopeScaling;
 import java.util.Map;
 
 /**

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;

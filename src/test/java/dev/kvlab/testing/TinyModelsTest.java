@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.model.weights.HalfFloats;
 import dev.kvlab.model.weights.SafetensorsWriter.Dtype;
 import java.io.IOException;

@@ -73,7 +73,7 @@ final class BoundedParams {
             return rope;
         }
         if (p.has("rope") && rope == RopeMode.CACHE_INDEX) {
-            throw new PolicyException("rope", "cache-index needs rotary position embeddings; this model (GPT-2) has "
+            throw new PolicyException("rope", "cache-index needs rotary position embeddings; this model has "
                     + "learned absolute positions, so only original applies");
         }
         return RopeMode.ORIGINAL;

@@ -1,6 +1,6 @@
 package dev.kvlab.cache.policy;
 
-import dev.kvlab.model.Architecture;
+import dev.kvlab.cache.PositionEncoding;
 import java.util.List;
 import java.util.Map;
 
@@ -40,22 +40,22 @@ public final class PolicyRegistry {
     }
 
     /**
-     * Like {@link #create(Map, Architecture)} for a model with rotary positions (Llama); prefer that
+     * Like {@link #create(Map, PositionEncoding)} for a model with rotary positions (Llama); prefer that
      * form, which also rejects {@code rope=cache-index} for GPT-2.
      */
     public static CachePolicy create(Map<String, ?> kvCache) {
-        return create(kvCache, Architecture.LLAMA);
+        return create(kvCache, PositionEncoding.ROTARY);
     }
 
     /**
      * @param kvCache the {@code kv_cache} object: {@code policy} plus that policy's parameters,
      *     JSON-decoded; null or empty means {@code full}
-     * @param architecture the model's; GPT-2 has learned positions, so {@code rope=cache-index} is
+     * @param positions the model's (its architecture); GPT-2 has learned positions, so {@code rope=cache-index} is
      *     refused for it and {@code rope} resolves to {@code original}
      * @throws PolicyException naming the key at fault
      */
-    public static CachePolicy create(Map<String, ?> kvCache, Architecture architecture) {
-        return SHIPPED.create(kvCache, architecture);
+    public static CachePolicy create(Map<String, ?> kvCache, PositionEncoding positions) {
+        return SHIPPED.create(kvCache, positions);
     }
 
     /** The shipped policy types, which tests extend with policies of their own ({@link PolicyTypes#with}). */

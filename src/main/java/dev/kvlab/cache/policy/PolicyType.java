@@ -2,7 +2,7 @@ package dev.kvlab.cache.policy;
 
 import dev.kvlab.cache.policy.BoundedPolicy.Defaults;
 import dev.kvlab.cache.policy.BoundedPolicy.Limits;
-import dev.kvlab.model.Architecture;
+import dev.kvlab.cache.PositionEncoding;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -16,11 +16,11 @@ import java.util.TreeSet;
 record PolicyType(String name, Set<String> keys, Factory factory) {
 
     /** What a factory may need beyond the parameters. */
-    record Context(String policy, Architecture architecture) {
+    record Context(String policy, PositionEncoding positions) {
 
-        /** GPT-2 has learned absolute positions; the others rotate keys (RoPE). */
+        /** GPT-2 has learned absolute positions; the others rotate keys (RoPE). A model not named is rotary. */
         boolean rotary() {
-            return architecture != Architecture.GPT2;
+            return positions == null || positions.rotaryPositions();
         }
     }
 

@@ -1,6 +1,6 @@
 package dev.kvlab.cache.policy;
 
-import dev.kvlab.model.Architecture;
+import dev.kvlab.cache.PositionEncoding;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -58,7 +58,7 @@ final class PolicyTypes {
      *     {@link PolicyRegistry#DEFAULT_POLICY}
      * @throws PolicyException naming the key at fault
      */
-    CachePolicy create(Map<String, ?> kvCache, Architecture architecture) {
+    CachePolicy create(Map<String, ?> kvCache, PositionEncoding positions) {
         Map<String, Object> params = kvCache == null ? new LinkedHashMap<>() : new LinkedHashMap<>(kvCache);
         Object name = params.remove("policy");
         if (name == null) {
@@ -73,7 +73,7 @@ final class PolicyTypes {
                     "unknown policy '" + policy + "'; known policies: " + String.join(", ", names));
         }
         accept(type, params);
-        return type.factory().create(new PolicyParams(params), new PolicyType.Context(policy, architecture));
+        return type.factory().create(new PolicyParams(params), new PolicyType.Context(policy, positions));
     }
 
     /** Fails on the first parameter (in the request's order) that the type does not take. */

@@ -7,7 +7,6 @@ import dev.kvlab.model.AbstractDecoder;
 import dev.kvlab.model.CachedAttention;
 import dev.kvlab.model.ForwardPass;
 import dev.kvlab.model.ContextOverflowException;
-import dev.kvlab.model.Gpt2Config;
 import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.nn.Activations;
 import dev.kvlab.model.nn.Attention;

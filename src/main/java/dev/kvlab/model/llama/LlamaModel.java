@@ -8,7 +8,6 @@ import ai.djl.ndarray.types.DataType;
 import dev.kvlab.model.AbstractDecoder;
 import dev.kvlab.model.CachedAttention;
 import dev.kvlab.model.ForwardPass;
-import dev.kvlab.model.LlamaConfig;
 import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.nn.Activations;
 import dev.kvlab.model.nn.Attention;
@@ -31,7 +30,7 @@ public final class LlamaModel extends AbstractDecoder {
         super(config, manager, dtype);
         this.config = config;
         this.weights = weights;
-        this.rope = new Rope(manager, dtype, config);
+        this.rope = new Rope(manager, dtype, RopeFrequencies.of(config), config.maxPositions());
         this.heads = Attention.Heads.of(config.numHeads(), config.numKvHeads(), config.headDim(), manager, dtype);
         this.eps = manager.create((float) config.rmsNormEps());
         NDScope.unregister(eps);

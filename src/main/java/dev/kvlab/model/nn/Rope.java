@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.kvlab.model.LlamaConfig;
 
 /**
  * Rotary position embeddings in Hugging Face's {@code rotate_half} convention: the first and second
@@ -24,11 +23,16 @@ public final class Rope {
     private NDArray sin;
     private int length;
 
-    public Rope(NDManager manager, DataType dtype, LlamaConfig config) {
+    /**
+     * @param invFreq one inverse frequency per rotated pair of the head dimension (head dim / 2), as
+     *     the architecture computes them from its config
+     * @param maxPositions the trained context: tables for it are built up front
+     */
+    public Rope(NDManager manager, DataType dtype, double[] invFreq, int maxPositions) {
         this.manager = manager;
         this.dtype = dtype;
-        this.headDim = config.headDim();
-        this.invFreq = inverseFrequencies(config);
+        this.headDim = 2 * invFreq.length;
+        this.invFreq = invFreq.clone();
         int half = headDim / 2;
         float[] r = new float[headDim * headDim];
         for (int j = 0; j < half; j++) {
@@ -37,32 +41,7 @@ public final class Rope {
         }
         this.rotateHalf = manager.create(r, new Shape(headDim, headDim)).toType(dtype, false);
         NDScope.unregister(rotateHalf);
-        grow(Math.max(256, config.maxPositions()));
-    }
-
-    /** inv_freq = θ^(-2i/d), with Llama 3's frequency-dependent scaling when configured. */
-    static double[] inverseFrequencies(LlamaConfig config) {
-        int d = config.headDim();
-        double[] f = new double[d / 2];
-        for (int i = 0; i < d / 2; i++) {
-            f[i] = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / d);
-        }
-        LlamaConfig.Llama3RopeScaling s = config.ropeScaling();
-        if (s != null) {
-            double lowFreqWavelen = s.originalMaxPositions() / s.lowFreqFactor();
-            double highFreqWavelen = s.originalMaxPositions() / s.highFreqFactor();
-            for (int i = 0; i < f.length; i++) {
-                double wavelen = 2 * Math.PI / f[i];
-                if (wavelen > lowFreqWavelen) {
-                    f[i] = f[i] / s.factor();
-                } else if (wavelen >= highFreqWavelen) {
-                    double smooth = (s.originalMaxPositions() / wavelen - s.lowFreqFactor())
-                            / (s.highFreqFactor() - s.lowFreqFactor());
-                    f[i] = (1 - smooth) * f[i] / s.factor() + smooth * f[i];
-                }
-            }
-        }
-        return f;
+        grow(Math.max(256, maxPositions));
     }
 
     private synchronized void grow(int needed) {

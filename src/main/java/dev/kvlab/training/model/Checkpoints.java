@@ -1,7 +1,7 @@
 package dev.kvlab.training.model;
 
-import dev.kvlab.model.LlamaConfig;
 import dev.kvlab.model.TransformerModel;
+import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.model.llama.LlamaModel;
 import dev.kvlab.model.weights.SafetensorsWriter;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.kvlab.training.model;
 
-import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.model.weights.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.model.llama.LlamaWeights;
 import dev.kvlab.model.weights.SafetensorsWriter;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
 package dev.kvlab.training.model;
 
-import dev.kvlab.model.LlamaConfig;
+import dev.kvlab.model.llama.LlamaConfig;
 import java.util.Locale;
 
 /**

@@ -1,7 +1,7 @@
 package dev.kvlab.training.model;
 
-import dev.kvlab.model.LlamaConfig;
 import dev.kvlab.model.TransformerModel;
+import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.tokenizer.TextTokenizer;
 import dev.kvlab.training.corpus.Corpus;
 import dev.kvlab.training.corpus.Document;

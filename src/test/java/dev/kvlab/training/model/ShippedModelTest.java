@@ -3,9 +3,9 @@ package dev.kvlab.training.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.withinPercentage;
 
-import dev.kvlab.model.LlamaConfig;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
+import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.tokenizer.TextTokenizer;
 import dev.kvlab.training.corpus.Corpus;
 import java.nio.file.Files;

@@ -1,5 +1,7 @@
-package dev.kvlab.model;
+package dev.kvlab.model.gpt2;
 
+import dev.kvlab.model.Architecture;
+import dev.kvlab.model.ModelConfig;
 
 /**
  * Hugging Face {@code GPT2LMHeadModel} config. GPT-2 uses learned absolute positions, so it cannot

@@ -1,5 +1,7 @@
-package dev.kvlab.model;
+package dev.kvlab.model.llama;
 
+import dev.kvlab.model.Architecture;
+import dev.kvlab.model.ModelConfig;
 
 /**
  * Hugging Face {@code LlamaForCausalLM} config (also Mistral without sliding window and Qwen2,
