@@ -299,7 +299,8 @@ class PolicyMatrixTest {
         TransformerModel model = model(modelName);
         int[] sequence = tokens(model, PROMPT + DECODE, 3);
         List<float[]> full = run(model, new FullPolicy(), CHUNK, sequence, PROMPT, c -> { });
-        List<float[]> bounded = run(model, POLICIES.create(spec, model.config().architecture()), CHUNK, sequence,
+        Map<String, Object> everyLayer = budgetInEveryLayer(model, spec, sequence.length);
+        List<float[]> bounded = run(model, POLICIES.create(everyLayer, model.config().architecture()), CHUNK, sequence,
                 PROMPT, c -> assertThat(c.stats().evicted() + c.stats().merged()).isZero());
         assertThat(bounded).hasSameSizeAs(full);
         for (int i = 0; i < full.size(); i++) {
@@ -309,6 +310,27 @@ class PolicyMatrixTest {
             }
             assertThat(worst).as("forward %d", i).isLessThanOrEqualTo(1e-5f);
         }
+    }
+
+    /**
+     * {@code spec} with its {@code budget} doubled until every layer's budget holds {@code length}
+     * slots: a policy that shares the total out unevenly gives some layers less than the average.
+     */
+    private static Map<String, Object> budgetInEveryLayer(TransformerModel model, Map<String, Object> spec, int length) {
+        Map<String, Object> s = new java.util.LinkedHashMap<>(spec);
+        int layers = model.kvSpec().layers();
+        while (s.containsKey("budget")) {
+            BoundedPolicy p = (BoundedPolicy) POLICIES.create(s, model.config().architecture());
+            int l = 0;
+            while (l < layers && p.budgetAt(l, layers, length) >= length) {
+                l++;
+            }
+            if (l == layers) {
+                break;
+            }
+            s.put("budget", 2 * ((Number) s.get("budget")).intValue());
+        }
+        return s;
     }
 
     @Test

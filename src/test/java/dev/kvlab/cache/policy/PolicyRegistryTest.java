@@ -112,10 +112,11 @@ class PolicyRegistryTest {
     @Test
     void everyPolicyNameBuildsItsClass() {
         assertThat(PolicyRegistry.names()).containsExactly("full", "streaming", "h2o", "tova", "entropy-merge", "random",
-                "snapkv", "knorm");
+                "snapkv", "pyramidkv", "knorm");
         assertThat(PolicyRegistry.create(spec("policy", "streaming", "budget", 8))).isInstanceOf(StreamingPolicy.class);
         assertThat(PolicyRegistry.create(spec("policy", "h2o", "budget", 8))).isInstanceOf(H2oPolicy.class);
         assertThat(PolicyRegistry.create(spec("policy", "tova", "budget", 8))).isInstanceOf(TovaPolicy.class);
+        assertThat(PolicyRegistry.create(spec("policy", "pyramidkv", "budget", 40))).isInstanceOf(PyramidKvPolicy.class);
         assertThat(PolicyRegistry.create(spec("policy", "random", "budget", 8))).isInstanceOf(RandomPolicy.class);
     }
 
@@ -136,6 +137,7 @@ class PolicyRegistryTest {
     @Test
     void budgetErrorsNameTheBudgetField() {
         assertRejected(spec("policy", "h2o"), "budget", "required");
+        assertRejected(spec("policy", "pyramidkv", "budget", 64, "beta", 0.5), "beta", "at least 1");
         assertRejected(spec("policy", "h2o", "budget", 64.5), "budget", "integer");
         assertRejected(spec("policy", "h2o", "budget", "64"), "budget", "integer");
         assertRejected(spec("policy", "h2o", "budget", 0), "budget", "at least 1");

@@ -114,4 +114,52 @@ class QuestionAwarePoliciesTest {
             assertThat(b.layer(0).positions(1)).containsExactly(16, 17, 18, 19);
         }
     }
+
+    @Test
+    void pyramidBudgetsFallLinearlyFromTheLowestLayerAndKeepTheUniformTotal() {
+        PyramidKvPolicy p = (PyramidKvPolicy) PolicyRegistry.create(
+                Map.of("policy", "pyramidkv", "budget", 64, "window", 8));
+        int layers = 6;
+        int total = 0;
+        int previous = Integer.MAX_VALUE;
+        for (int l = 0; l < layers; l++) {
+            int budget = p.budgetAt(l, layers, 10_000);
+            assertThat(budget).as("layer %d", l).isLessThan(previous).isGreaterThan(8); // more than the window
+            assertThat(p.maxSlots(l, layers)).isEqualTo(budget);
+            total += budget;
+            previous = budget;
+        }
+        assertThat(total).isEqualTo(layers * 64); // what snapkv keeps at budget 64
+        // beyond the window: 2C − C/β in layer 0 and C/β in the top layer (C = 56, β = 20)
+        assertThat(p.budgetAt(0, layers, 0)).isEqualTo(8 + 109);
+        assertThat(p.budgetAt(layers - 1, layers, 0)).isEqualTo(8 + 3);
+        assertThat(p.maxSlots()).isGreaterThanOrEqualTo(p.budgetAt(0, layers, 0));
+        PyramidKvPolicy uniform = (PyramidKvPolicy) PolicyRegistry.create(
+                Map.of("policy", "pyramidkv", "budget", 64, "window", 8, "beta", 1));
+        assertThat(uniform.budgetAt(0, layers, 0)).isEqualTo(64);
+        assertThat(uniform.budgetAt(layers - 1, layers, 0)).isEqualTo(64);
+    }
+
+    @Test
+    void pyramidCachesHoldTheirLayersBudgetsInTheModel() {
+        KvCache cache = model.newCache(PolicyRegistry.create(Map.of("policy", "pyramidkv", "budget", 24, "window", 4)), 16);
+        int[] tokens = new java.util.Random(3).ints(80, 0, model.config().vocabSize()).toArray();
+        try (NDManager m = NDManager.newBaseManager(); cache) {
+            for (int from = 0; from < tokens.length; from += 16) {
+                try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    model.forward(java.util.Arrays.copyOfRange(tokens, from, from + 16), cache, false);
+                }
+            }
+            int layers = model.kvSpec().layers();
+            BoundedPolicy p = (BoundedPolicy) cache.policy();
+            int total = 0;
+            for (int l = 0; l < layers; l++) {
+                assertThat(cache.layer(l).stored()).as("layer %d", l).isEqualTo(p.budgetAt(l, layers, 80));
+                total += cache.layer(l).stored();
+            }
+            assertThat(total).isEqualTo(layers * 24);
+            assertThat(cache.layer(0).stored()).isGreaterThan(cache.layer(layers - 1).stored());
+        }
+    }
 }
