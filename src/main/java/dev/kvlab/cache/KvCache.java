@@ -35,7 +35,7 @@ public final class KvCache implements AutoCloseable {
         this.spec = spec;
         this.policy = policy;
         this.manager = manager;
-        int hint = policy.isBounded() ? policy.maxSlots() + prefillChunk : 0;
+        int hint = MemoryBudget.fixedSlots(policy, prefillChunk);
         List<LayerCache> list = new ArrayList<>(spec.layers());
         for (int i = 0; i < spec.layers(); i++) {
             list.add(new LayerCache(spec, manager, hint));

@@ -2,6 +2,7 @@ package dev.kvlab.experiment;
 
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.generation.GenerationCancelledException;
 import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.Sampler;
@@ -54,14 +55,21 @@ final class ExperimentEngine {
     private final DeviceMemoryProbe probe;
     private final GenerationMetrics metrics;
     private final Long memoryLimitBytes;
+    private final boolean probeActivations;
     private volatile String heldOutText;
 
-    /** @param memoryLimitBytes {@code kvlab.memory.limit}, or null when unset */
-    ExperimentEngine(Generator generator, DeviceMemoryProbe probe, GenerationMetrics metrics, Long memoryLimitBytes) {
+    /**
+     * @param memoryLimitBytes {@code kvlab.memory.limit}, or null when unset
+     * @param probeActivations whether {@code oom-sweep} may measure its activation allowance
+     *     ({@code kvlab.experiments.activation-probe})
+     */
+    ExperimentEngine(Generator generator, DeviceMemoryProbe probe, GenerationMetrics metrics, Long memoryLimitBytes,
+            boolean probeActivations) {
         this.generator = generator;
         this.probe = probe;
         this.metrics = metrics;
         this.memoryLimitBytes = memoryLimitBytes;
+        this.probeActivations = probeActivations;
     }
 
     TransformerModel model() {
@@ -84,8 +92,13 @@ final class ExperimentEngine {
         return memoryLimitBytes;
     }
 
-    long weightsBytes() {
-        return model().parameterCount() * model().dtype().getNumOfBytes();
+    boolean probeActivations() {
+        return probeActivations;
+    }
+
+    /** The memory prediction admission and {@code /capacity} make, with the computed activation allowance. */
+    MemoryBudget memoryBudget() {
+        return model().memoryBudget(generator.prefillChunk());
     }
 
     /**
