@@ -3,6 +3,9 @@ package dev.kvlab.experiment;
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.MemoryBudget;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.data.HeldOutText;
 import dev.kvlab.generation.GenerationCancelledException;
 import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.Sampler;
@@ -11,9 +14,8 @@ import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.TransformerModel;
-import dev.kvlab.training.corpus.Corpus;
-import java.io.IOException;
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * What the experiment kinds share: the server's one {@link TransformerModel} and {@link Generator}
@@ -92,6 +94,11 @@ final class ExperimentEngine {
         return memoryLimitBytes;
     }
 
+    /** A fresh policy for one run (a policy holds one run's state), from a cell's {@code kv_cache}. */
+    CachePolicy policy(Map<String, Object> kvCache) {
+        return PolicyRegistry.create(kvCache, model().config().architecture());
+    }
+
     boolean probeActivations() {
         return probeActivations;
     }
@@ -153,7 +160,7 @@ final class ExperimentEngine {
     private String heldOut() {
         String text = heldOutText;
         if (text == null) {
-            text = Corpus.builtInHeldOut();
+            text = HeldOutText.builtIn();
             heldOutText = text;
         }
         return text;

@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jfree.chart.JFreeChart;
+import org.jfree.data.category.DefaultCategoryDataset;
 
 /**
  * {@code oom-sweep}, the OOM demonstration the project started from: per policy, prefill a held-out
@@ -64,17 +66,34 @@ final class OomSweepKind implements ExperimentKind {
         params.rejectUnknown();
         List<Map<String, Object>> cells = new ArrayList<>();
         for (Map<String, Object> policy : PolicyGrid.expand(policies, null, engine.model().config().architecture())) {
-            Map<String, Object> cell = new LinkedHashMap<>();
-            cell.put("kv_cache", policy);
-            cell.put("start_length", start);
-            cell.put("max_length", max);
-            cell.put("decode_tokens", decode);
-            if (limit != null) {
-                cell.put("memory_limit_bytes", limit);
-            }
-            cells.add(cell);
+            cells.add(new Cell(policy, start, max, decode, limit).toMap());
         }
         return cells;
+    }
+
+    /**
+     * One policy's sweep.
+     *
+     * @param memoryLimitBytes the limit the request set, null for {@code kvlab.memory.limit} or the device's
+     */
+    record Cell(Map<String, Object> kvCache, int startLength, int maxLength, int decodeTokens, Long memoryLimitBytes) {
+
+        static Cell of(Map<String, Object> cell) {
+            CellFields f = CellFields.of("oom-sweep", cell);
+            return new Cell(f.kvCache(), f.integer("start_length"), f.integer("max_length"), f.integer("decode_tokens"),
+                    f.optionalLong("memory_limit_bytes"));
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = CellFields.start(kvCache);
+            m.put("start_length", startLength);
+            m.put("max_length", maxLength);
+            m.put("decode_tokens", decodeTokens);
+            if (memoryLimitBytes != null) {
+                m.put("memory_limit_bytes", memoryLimitBytes);
+            }
+            return m;
+        }
     }
 
     /** The run crossed the memory limit (budget) or the device ran out (device). */
@@ -147,11 +166,10 @@ final class OomSweepKind implements ExperimentKind {
     }
 
     @Override
-    public Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params) {
-        int start = ((Number) cell.get("start_length")).intValue();
-        int max = ((Number) cell.get("max_length")).intValue();
-        int decode = ((Number) cell.get("decode_tokens")).intValue();
-        long limit = cell.get("memory_limit_bytes") instanceof Number n ? n.longValue()
+    public Map<String, Object> run(Map<String, Object> stored, Map<String, Object> params) {
+        Cell cell = Cell.of(stored);
+        int decode = cell.decodeTokens();
+        long limit = cell.memoryLimitBytes() != null ? cell.memoryLimitBytes()
                 : engine.memoryLimitBytes() != null ? engine.memoryLimitBytes() : engine.probe().snapshot().totalBytes();
         Allowance allowance = allowance();
         MemoryBudget budget = engine.memoryBudget().withActivations(allowance.used());
@@ -165,8 +183,8 @@ final class OomSweepKind implements ExperimentKind {
         long peakActivations = 0;
         OutOfMemory oom = null;
         String policyName = "";
-        for (long length = start; length <= max && oom == null; length *= 2) {
-            CachePolicy policy = PolicyGrid.create(cell, engine.model().config().architecture());
+        for (long length = cell.startLength(); length <= cell.maxLength() && oom == null; length *= 2) {
+            CachePolicy policy = engine.policy(cell.kvCache());
             policyName = policy.name();
             long[] peak = {0, 0, 0}; // KV bytes, activation bytes, tokens seen before this step
             ExperimentEngine.Phase[] phase = {ExperimentEngine.Phase.PREFILL};
@@ -236,14 +254,29 @@ final class OomSweepKind implements ExperimentKind {
         return out;
     }
 
+    /** Measured tokens at the OOM (or the longest run) beside the predicted threshold, per policy. */
+    @Override
+    public Map<String, JFreeChart> charts(List<Map<String, Object>> rows) {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (Map<String, Object> row : rows) {
+            double measured = row.get("max_tokens_before_oom") instanceof Number n ? n.doubleValue()
+                    : ReportCharts.num(row.get("max_sequence_length"));
+            data.addValue(measured, "measured (tokens at OOM, or longest run)", ReportCharts.label(row));
+            Object predicted = row.get("predicted_max_tokens");
+            data.addValue(predicted instanceof Number n ? n.doubleValue() : ReportCharts.num(row.get("max_length")),
+                    "predicted (bounded policies: capped at max_length)", ReportCharts.label(row));
+        }
+        return Map.of("OOM threshold per policy",
+                ReportCharts.bars("Tokens before out of memory", "policy", "tokens", data, true));
+    }
+
     /**
      * The most tokens whose {@link MemoryBudget#footprint} fits the limit with the weights, as
      * {@code GET /capacity} predicts them for the same limit; null for a fixed-budget policy whose
      * cache fits (its memory stops growing), 0 when it does not.
      */
-    private Long predictedMaxTokens(MemoryBudget budget, Map<String, Object> cell, long limit) {
-        CachePolicy policy = PolicyGrid.create(cell, engine.model().config().architecture());
-        long max = budget.maxTokensUnder(policy, limit);
+    private Long predictedMaxTokens(MemoryBudget budget, Cell cell, long limit) {
+        long max = budget.maxTokensUnder(engine.policy(cell.kvCache()), limit);
         return max < 0 ? null : max;
     }
 }
