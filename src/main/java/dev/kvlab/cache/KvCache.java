@@ -37,7 +37,7 @@ public final class KvCache implements AutoCloseable {
         this.manager = manager;
         List<LayerCache> list = new ArrayList<>(spec.layers());
         for (int i = 0; i < spec.layers(); i++) {
-            int hint = policy.hasFixedBudget() ? policy.maxSlots(i, spec.layers()) + prefillChunk : 0;
+            int hint = MemoryBudget.fixedSlots(policy, prefillChunk, i, spec.layers());
             list.add(new LayerCache(spec, manager, hint));
         }
         this.layers = Collections.unmodifiableList(list);

@@ -18,6 +18,7 @@ import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.generation.TokenListener;
 import dev.kvlab.metrics.DeviceMemoryProbe;
+import dev.kvlab.model.DeviceOutOfMemory;
 import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
@@ -278,7 +279,7 @@ public final class SelfCheck {
         Device device = generator.model().device();
         long before = probe.snapshot().usedBytes();
         long total = probe.snapshot().totalBytes();
-        String refusal = null;
+        EngineException refusal = null;
         long peak = before;
         int blocks = 0;
         try (NDManager ballast = NDManager.newBaseManager(device)) {
@@ -289,21 +290,22 @@ public final class SelfCheck {
                     blocks++;
                     peak = Math.max(peak, probe.snapshot().usedBytes());
                 } catch (EngineException e) {
-                    refusal = e.getMessage();
+                    refusal = e;
                     break;
                 }
             }
         }
         JniUtils.emptyCudaCache();
         long after = probe.snapshot().usedBytes();
-        boolean recognised = refusal != null && refusal.toLowerCase(Locale.ROOT).contains("out of memory");
+        boolean recognised = refusal != null && DeviceOutOfMemory.isOutOfMemory(refusal);
         boolean returned = Math.abs(after - before) <= total / 20;
         boolean recovered = generates(generator);
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("ok", recognised && returned && recovered);
         c.put("kind", "device (CUDA)");
         c.put("blocks_of_256_mib", blocks);
-        c.put("refusal", refusal == null ? null : refusal.lines().findFirst().orElse(""));
+        c.put("refusal", refusal == null || refusal.getMessage() == null ? null
+                : refusal.getMessage().lines().findFirst().orElse(""));
         c.put("recognised_as_out_of_memory", recognised);
         c.put("used_before_bytes", before);
         c.put("used_peak_bytes", peak);

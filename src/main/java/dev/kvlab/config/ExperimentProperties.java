@@ -14,6 +14,9 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param pollInterval how often the queue is polled for due cells (besides immediate execution)
  * @param heartbeat how often a running cell proves its instance alive; a cell whose instance missed
  *     six heartbeats (killed, partitioned) is run again by another instance
+ * @param activationProbe whether {@code oom-sweep} measures the native memory of a forward pass (Linux
+ *     CPU) for its activation allowance; off, it uses the shape formula that admission and
+ *     {@code /capacity} use, so its predicted thresholds equal theirs
  */
 @ConfigurationProperties("kvlab.experiments")
 public record ExperimentProperties(
@@ -22,7 +25,8 @@ public record ExperimentProperties(
         @DefaultValue("1") int threads,
         @DefaultValue("true") boolean execute,
         @DefaultValue("2s") Duration pollInterval,
-        @DefaultValue("10s") Duration heartbeat) {
+        @DefaultValue("10s") Duration heartbeat,
+        @DefaultValue("true") boolean activationProbe) {
 
     public ExperimentProperties {
         if (maxCells < 1) {

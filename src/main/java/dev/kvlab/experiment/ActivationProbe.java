@@ -3,6 +3,7 @@ package dev.kvlab.experiment;
 import com.sun.jna.Function;
 import com.sun.jna.NativeLibrary;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.policy.FullPolicy;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -46,12 +47,29 @@ final class ActivationProbe {
     /**
      * A measured allowance for one pass of {@code chunk} new tokens: {@code fixedBytes + bytesPerKey × keys}.
      */
-    record Fit(int chunk, long fixedBytes, long bytesPerKey, List<Reading> readings) {}
+    record Fit(int chunk, long fixedBytes, long bytesPerKey, List<Reading> readings) {
+
+        /**
+         * The fit split like the shape formula: {@code logitsBytes} (the computed figure) stays fixed, the
+         * rest of the fixed part is per new token, the per-key part per new token and key (rounded up).
+         */
+        MemoryBudget.Activations perNewToken(long logitsBytes) {
+            return new MemoryBudget.Activations(ceilDiv(Math.max(0, fixedBytes - logitsBytes), chunk),
+                    ceilDiv(bytesPerKey, chunk), logitsBytes);
+        }
+
+        private static long ceilDiv(long a, long b) {
+            return (a + b - 1) / b;
+        }
+    }
 
     private ActivationProbe() {}
 
     /** Why measuring is impossible here, or null when it is possible. */
     static String unavailable(ExperimentEngine engine) {
+        if (!engine.probeActivations()) {
+            return "kvlab.experiments.activation-probe is off";
+        }
         if (engine.model().device().isGpu()) {
             return "the model is on a GPU (the allowance measures native CPU memory)";
         }

@@ -1,20 +1,24 @@
 package dev.kvlab.experiment;
 
+import dev.kvlab.data.HeldOutText;
+import dev.kvlab.data.PassKeyDocuments;
+import dev.kvlab.data.PassKeyDocuments.PassKeyDocument;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.GenerationResult;
 import dev.kvlab.generation.PerplexityEvaluator;
 import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.model.Architecture;
 import dev.kvlab.serving.ApiException;
-import dev.kvlab.training.corpus.Corpus;
-import dev.kvlab.training.passkey.PassKeyDocuments;
-import dev.kvlab.training.passkey.PassKeyDocuments.PassKeyDocument;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
+import org.jfree.chart.JFreeChart;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
 
 /**
  * {@code compression-sweep}: each policy at each {@code ratios} [0.1, 0.25, 0.5, 0.75, 0.9] (the
@@ -92,37 +96,64 @@ final class CompressionSweepKind implements ExperimentKind {
             }
         }
         List<Map<String, Object>> cells = new ArrayList<>();
+        Documents documents = new Documents(lengths, depths, trials, seed, filler);
         for (Map<String, Object> kv : grid) {
             double ratio = kv.get("budget_ratio") instanceof Number kept ? 1 - kept.doubleValue() : 0.0;
             for (String task : tasks) {
-                Map<String, Object> cell = new LinkedHashMap<>();
-                cell.put("kv_cache", kv);
-                cell.put("compression_ratio", Math.round(ratio * 1e6) / 1e6);
-                cell.put("task", task);
-                if (task.equals("passkey")) {
-                    cell.put("context_lengths", lengths);
-                    cell.put("depths", depths);
-                    cell.put("trials", trials);
-                    cell.put("seed", seed);
-                    cell.put("filler", filler);
-                } else {
-                    cell.put("tokens", tokens);
-                }
-                cells.add(cell);
+                boolean passKey = task.equals("passkey");
+                cells.add(new Cell(kv, Math.round(ratio * 1e6) / 1e6, task, passKey ? documents : null,
+                        passKey ? 0 : tokens).toMap());
             }
         }
         return cells;
     }
 
-    @Override
-    public Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params) {
-        return "passkey".equals(cell.get("task")) ? passKey(cell, params) : perplexity(cell, params);
+    /** The pass-key documents of a cell: {@code trials} per context length and depth, seeded, with one filler. */
+    record Documents(List<Integer> contextLengths, List<Double> depths, int trials, long seed, String filler) {}
+
+    /**
+     * One policy at one compression ratio on one task: {@code documents} for {@code passkey}, the first
+     * {@code tokens} of the text for {@code perplexity}.
+     */
+    record Cell(Map<String, Object> kvCache, double compressionRatio, String task, Documents documents, int tokens) {
+
+        static Cell of(Map<String, Object> cell) {
+            CellFields f = CellFields.of("compression-sweep", cell);
+            String task = f.string("task");
+            if (task.equals("passkey")) {
+                Documents d = new Documents(f.integers("context_lengths"), f.decimals("depths"), f.integer("trials"),
+                        f.longValue("seed"), f.string("filler"));
+                return new Cell(f.kvCache(), f.decimal("compression_ratio"), task, d, 0);
+            }
+            return new Cell(f.kvCache(), f.decimal("compression_ratio"), task, null, f.integer("tokens"));
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = CellFields.start(kvCache);
+            m.put("compression_ratio", compressionRatio);
+            m.put("task", task);
+            if (documents != null) {
+                m.put("context_lengths", documents.contextLengths());
+                m.put("depths", documents.depths());
+                m.put("trials", documents.trials());
+                m.put("seed", documents.seed());
+                m.put("filler", documents.filler());
+            } else {
+                m.put("tokens", tokens);
+            }
+            return m;
+        }
     }
 
-    private Map<String, Object> perplexity(Map<String, Object> cell, Map<String, Object> params) {
-        int[] tokens = engine.tokens((String) params.get("text"), ((Number) cell.get("tokens")).intValue());
-        PerplexityEvaluator.Result r = new PerplexityEvaluator(engine.model())
-                .evaluate(tokens, PolicyGrid.create(cell, engine.model().config().architecture()));
+    @Override
+    public Map<String, Object> run(Map<String, Object> stored, Map<String, Object> params) {
+        Cell cell = Cell.of(stored);
+        return cell.documents() != null ? passKey(cell, cell.documents(), params) : perplexity(cell, params);
+    }
+
+    private Map<String, Object> perplexity(Cell cell, Map<String, Object> params) {
+        int[] tokens = engine.tokens(params.get("text") instanceof String text ? text : null, cell.tokens());
+        PerplexityEvaluator.Result r = new PerplexityEvaluator(engine.model()).evaluate(tokens, engine.policy(cell.kvCache()));
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("score", r.perplexity());
         out.put("perplexity", r.perplexity());
@@ -133,25 +164,20 @@ final class CompressionSweepKind implements ExperimentKind {
         return out;
     }
 
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> passKey(Map<String, Object> cell, Map<String, Object> params) {
+    private Map<String, Object> passKey(Cell cell, Documents spec, Map<String, Object> params) {
         long start = System.nanoTime();
-        PassKeyDocuments documents = new PassKeyDocuments(fillerSentences((String) cell.get("filler"),
-                (String) params.get("filler_text")), text -> engine.generator().tokenizer().encode(text).length);
-        int trials = ((Number) cell.get("trials")).intValue();
-        long seed = ((Number) cell.get("seed")).longValue();
+        String fillerText = params.get("filler_text") instanceof String text ? text : null;
+        PassKeyDocuments documents = new PassKeyDocuments(fillerSentences(spec.filler(), fillerText),
+                text -> engine.generator().tokenizer().encode(text).length);
         List<PassKeyDocument> docs = new ArrayList<>();
-        for (Object length : (List<Object>) cell.get("context_lengths")) {
-            for (Object depth : (List<Object>) cell.get("depths")) {
-                for (int t = 0; t < trials; t++) {
-                    long docSeed = seed * 1_000_003L + ((Number) length).longValue() * 1_009L
-                            + Math.round(((Number) depth).doubleValue() * 1000) * 31L + t;
-                    docs.add(documents.generate(((Number) length).intValue(), ((Number) depth).doubleValue(),
-                            new SplittableRandom(docSeed)));
+        for (int length : spec.contextLengths()) {
+            for (double depth : spec.depths()) {
+                for (int t = 0; t < spec.trials(); t++) {
+                    long docSeed = spec.seed() * 1_000_003L + length * 1_009L + Math.round(depth * 1000) * 31L + t;
+                    docs.add(documents.generate(length, depth, new SplittableRandom(docSeed)));
                 }
             }
         }
-        Architecture architecture = engine.model().config().architecture();
         int correct = 0;
         for (int from = 0; from < docs.size(); from += BATCH) {
             ExperimentEngine.checkCancelled();
@@ -160,7 +186,7 @@ final class CompressionSweepKind implements ExperimentKind {
             List<int[]> prompts = new ArrayList<>();
             for (PassKeyDocument d : batch) {
                 requests.add(new GenerationRequest(d.prompt(), ANSWER_TOKENS, SamplingParams.greedy(), List.of(),
-                        PolicyGrid.create(cell, architecture)));
+                        engine.policy(cell.kvCache())));
                 prompts.add(engine.generator().promptTokens(d.prompt()));
             }
             List<GenerationResult> results = engine.generator().generateAll(requests, prompts,
@@ -184,7 +210,7 @@ final class CompressionSweepKind implements ExperimentKind {
         return switch (filler) {
             case "repeated" -> PassKeyDocuments.CLASSIC_FILLER;
             case "text" -> PassKeyDocuments.sentences(text);
-            default -> PassKeyDocuments.sentences(Corpus.builtInHeldOut());
+            default -> PassKeyDocuments.sentences(HeldOutText.builtIn());
         };
     }
 
@@ -209,5 +235,53 @@ final class CompressionSweepKind implements ExperimentKind {
             }
         }
         return rows;
+    }
+
+    /** Per task, score against compression ratio, one line per policy. */
+    @Override
+    public Map<String, JFreeChart> charts(List<Map<String, Object>> rows) {
+        Map<String, JFreeChart> charts = new LinkedHashMap<>();
+        sweepChart(charts, rows, "passkey", "Pass-key accuracy against compression ratio", "pass-key accuracy");
+        sweepChart(charts, rows, "perplexity", "Perplexity against compression ratio", "perplexity");
+        return charts;
+    }
+
+    /**
+     * One task of a compression sweep, as kvpress plots it: score against the share of the cache
+     * removed, one line per policy (and its parameters), {@code full} as a flat reference line.
+     */
+    private static void sweepChart(Map<String, JFreeChart> charts, List<Map<String, Object>> rows, String task,
+            String title, String score) {
+        XYSeriesCollection data = new XYSeriesCollection();
+        Map<String, XYSeries> byPolicy = new LinkedHashMap<>();
+        Set<Double> ratios = new TreeSet<>();
+        Double full = null;
+        for (Map<String, Object> row : rows) {
+            if (!task.equals(row.get("task")) || !(row.get("score") instanceof Number s)) {
+                continue;
+            }
+            Map<String, Object> kv = new LinkedHashMap<>(ReportCharts.map(row.get("kv_cache")));
+            if ("full".equals(kv.get("policy"))) {
+                full = s.doubleValue();
+                continue;
+            }
+            kv.remove("budget_ratio");
+            String name = kv.remove("policy") + (kv.isEmpty() ? "" : " " + kv);
+            double ratio = ReportCharts.num(row.get("compression_ratio"));
+            ratios.add(ratio);
+            byPolicy.computeIfAbsent(name, k -> new XYSeries(k, true, true)).add(ratio, s.doubleValue());
+        }
+        if (byPolicy.isEmpty()) {
+            return;
+        }
+        if (full != null) {
+            XYSeries f = new XYSeries("full", true, true);
+            for (double r : ratios) {
+                f.add(r, full);
+            }
+            data.addSeries(f);
+        }
+        byPolicy.values().forEach(data::addSeries);
+        charts.put(title, ReportCharts.lines(title, "compression ratio (share of the cache removed)", score, data));
     }
 }

@@ -63,7 +63,8 @@ class ExperimentConfiguration {
     ExperimentKinds experimentKinds(Generator generator, DeviceMemoryProbe probe, GenerationMetrics metrics,
             KvlabProperties kvlab, ExperimentProperties properties) {
         Long limit = kvlab.memory().limit() == null ? null : kvlab.memory().limit().toBytes();
-        return ExperimentKinds.of(new ExperimentEngine(generator, probe, metrics, limit), properties.maxLength());
+        return ExperimentKinds.of(new ExperimentEngine(generator, probe, metrics, limit,
+                properties.activationProbe()), properties.maxLength());
     }
 
     @Bean

@@ -83,7 +83,7 @@ class ExperimentController implements DisposableBean {
     ResponseEntity<String> report(@PathVariable String id) {
         return ResponseEntity.ok()
                 .contentType(new MediaType("text", "html", java.nio.charset.StandardCharsets.UTF_8))
-                .body(ExperimentReport.html(service.get(id)));
+                .body(service.report(id));
     }
 
     /**

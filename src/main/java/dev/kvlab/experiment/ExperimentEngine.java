@@ -2,6 +2,10 @@ package dev.kvlab.experiment;
 
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.MemoryBudget;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.data.HeldOutText;
 import dev.kvlab.generation.GenerationCancelledException;
 import dev.kvlab.generation.Generator;
 import dev.kvlab.generation.Sampler;
@@ -10,9 +14,8 @@ import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.TransformerModel;
-import dev.kvlab.training.corpus.Corpus;
-import java.io.IOException;
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * What the experiment kinds share: the server's one {@link TransformerModel} and {@link Generator}
@@ -54,14 +57,21 @@ final class ExperimentEngine {
     private final DeviceMemoryProbe probe;
     private final GenerationMetrics metrics;
     private final Long memoryLimitBytes;
+    private final boolean probeActivations;
     private volatile String heldOutText;
 
-    /** @param memoryLimitBytes {@code kvlab.memory.limit}, or null when unset */
-    ExperimentEngine(Generator generator, DeviceMemoryProbe probe, GenerationMetrics metrics, Long memoryLimitBytes) {
+    /**
+     * @param memoryLimitBytes {@code kvlab.memory.limit}, or null when unset
+     * @param probeActivations whether {@code oom-sweep} may measure its activation allowance
+     *     ({@code kvlab.experiments.activation-probe})
+     */
+    ExperimentEngine(Generator generator, DeviceMemoryProbe probe, GenerationMetrics metrics, Long memoryLimitBytes,
+            boolean probeActivations) {
         this.generator = generator;
         this.probe = probe;
         this.metrics = metrics;
         this.memoryLimitBytes = memoryLimitBytes;
+        this.probeActivations = probeActivations;
     }
 
     TransformerModel model() {
@@ -84,8 +94,18 @@ final class ExperimentEngine {
         return memoryLimitBytes;
     }
 
-    long weightsBytes() {
-        return model().parameterCount() * model().dtype().getNumOfBytes();
+    /** A fresh policy for one run (a policy holds one run's state), from a cell's {@code kv_cache}. */
+    CachePolicy policy(Map<String, Object> kvCache) {
+        return PolicyRegistry.create(kvCache, model().config().architecture());
+    }
+
+    boolean probeActivations() {
+        return probeActivations;
+    }
+
+    /** The memory prediction admission and {@code /capacity} make, with the computed activation allowance. */
+    MemoryBudget memoryBudget() {
+        return model().memoryBudget(generator.prefillChunk());
     }
 
     /**
@@ -140,7 +160,7 @@ final class ExperimentEngine {
     private String heldOut() {
         String text = heldOutText;
         if (text == null) {
-            text = Corpus.builtInHeldOut();
+            text = HeldOutText.builtIn();
             heldOutText = text;
         }
         return text;

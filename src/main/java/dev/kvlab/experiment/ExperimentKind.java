@@ -2,6 +2,7 @@ package dev.kvlab.experiment;
 
 import java.util.List;
 import java.util.Map;
+import org.jfree.chart.JFreeChart;
 
 /**
  * One kind of experiment (DESIGN §5): how a request's parameters become cells, and how one cell runs.
@@ -27,6 +28,18 @@ interface ExperimentKind {
      * @throws RuntimeException recorded as the cell's error; the experiment goes on
      */
     Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params);
+
+    /**
+     * The report's charts of an experiment's succeeded rows (cell params + result + the {@code policy}
+     * label; never empty), by title. Each kind draws its own, so a kind without charts says so here
+     * by returning none.
+     */
+    Map<String, JFreeChart> charts(List<Map<String, Object>> rows);
+
+    /** HTML the report shows after the charts, from the succeeded rows (possibly none); none by default. */
+    default String reportSection(List<Map<String, Object>> rows) {
+        return "";
+    }
 
     /** Adds figures that compare cells (e.g. change vs {@code full}); rows are cell params + result. */
     default List<Map<String, Object>> summarize(List<Map<String, Object>> rows) {

@@ -5,7 +5,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -16,8 +15,9 @@ import org.jfree.chart.JFreeChart;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * The HTML report of an experiment: its plots ({@link ReportCharts}) as PNGs embedded as data URIs, so
- * the page is one self-contained file, then the pass-key grid where it applies and the result table.
+ * The HTML report of an experiment: the plots its kind draws ({@link ExperimentKind#charts}) as PNGs
+ * embedded as data URIs, so the page is one self-contained file, then the kind's own section (e.g. the
+ * pass-key grid) and the result table.
  */
 final class ExperimentReport {
 
@@ -26,7 +26,7 @@ final class ExperimentReport {
 
     private ExperimentReport() {}
 
-    static String html(ExperimentView view) {
+    static String html(ExperimentView view, ExperimentKind kind) {
         List<Map<String, Object>> rows = view.rows();
         List<Map<String, Object>> ok = rows.stream().filter(r -> "succeeded".equals(r.get("status"))).toList();
         StringBuilder html = new StringBuilder();
@@ -42,46 +42,14 @@ final class ExperimentReport {
         html.append("<p>Experiment <code>").append(escape(view.experiment().id())).append("</code>: <b>")
                 .append(view.status().apiName()).append("</b>, ").append(p.done()).append(" of ").append(p.total())
                 .append(" cells done (").append(p.failed()).append(" failed).</p>\n");
-        for (Map.Entry<String, JFreeChart> chart : ReportCharts.charts(view.kind(), ok).entrySet()) {
+        for (Map.Entry<String, JFreeChart> chart : ReportCharts.charts(kind, ok).entrySet()) {
             html.append("<h2>").append(escape(chart.getKey())).append("</h2>\n<img alt=\"")
                     .append(escape(chart.getKey())).append("\" src=\"data:image/png;base64,")
                     .append(png(chart.getValue())).append("\">\n");
         }
-        if (view.kind().equals("passkey")) {
-            html.append("<h2>Pass-key accuracy grid</h2>\n").append(passKeyGrid(ok));
-        }
+        html.append(kind.reportSection(ok));
         html.append("<h2>Results</h2>\n").append(table(rows)).append("</body></html>\n");
         return html.toString();
-    }
-
-    /** Rows: policy, columns: context length × depth, cells: accuracy, shaded red (0) to green (1). */
-    private static String passKeyGrid(List<Map<String, Object>> rows) {
-        Set<String> columns = new LinkedHashSet<>();
-        Map<String, Map<String, Double>> grid = new LinkedHashMap<>();
-        for (Map<String, Object> row : rows) {
-            String column = String.format(Locale.ROOT, "%.0f @ %.2f", ReportCharts.num(row.get("context_length")), ReportCharts.num(row.get("depth")));
-            columns.add(column);
-            grid.computeIfAbsent(ReportCharts.label(row), k -> new LinkedHashMap<>()).put(column,
-                    ReportCharts.num(row.get("accuracy")));
-        }
-        StringBuilder t = new StringBuilder("<table><tr><th>policy \\ length @ depth</th>");
-        columns.forEach(c -> t.append("<th>").append(escape(c)).append("</th>"));
-        t.append("</tr>\n");
-        grid.forEach((policy, cells) -> {
-            t.append("<tr><th>").append(escape(policy)).append("</th>");
-            for (String c : columns) {
-                Double a = cells.get(c);
-                if (a == null) {
-                    t.append("<td></td>");
-                } else {
-                    int red = (int) Math.round(255 * (1 - a));
-                    int green = (int) Math.round(200 * a + 55);
-                    t.append(String.format(Locale.ROOT, "<td style=\"background:rgb(%d,%d,120)\">%.2f</td>", red, green, a));
-                }
-            }
-            t.append("</tr>\n");
-        });
-        return t.append("</table>\n").toString();
     }
 
     private static String png(JFreeChart chart) {

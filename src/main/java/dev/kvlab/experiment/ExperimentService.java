@@ -122,6 +122,12 @@ public class ExperimentService {
         return ExperimentView.of(row, cells, kind, json, properties.threads());
     }
 
+    /** The experiment's HTML report, with the charts its kind draws. */
+    String report(String id) {
+        ExperimentView view = get(id);
+        return ExperimentReport.html(view, kinds.find(view.kind()).orElseThrow());
+    }
+
     /** A page of experiments, newest first, without their results: two statements (page, total), whatever the size. */
     Map<String, Object> list(int page, int size) {
         if (page < 0) {

@@ -6,6 +6,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jfree.chart.JFreeChart;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
 
 /**
  * {@code memory-growth}: KV bytes, stored tokens and device memory (process RSS on CPU) against
@@ -36,20 +39,37 @@ final class MemoryGrowthKind implements ExperimentKind {
         params.rejectUnknown();
         List<Map<String, Object>> cells = new ArrayList<>();
         for (Map<String, Object> policy : PolicyGrid.expand(policies, null, engine.model().config().architecture())) {
-            cells.add(Map.of("kv_cache", policy, "max_new_tokens", maxNew, "every", every, "prompt_tokens", prompt));
+            cells.add(new Cell(policy, maxNew, every, prompt).toMap());
         }
         return cells;
     }
 
+    /** One policy's growth curve: a {@code promptTokens} prompt, {@code maxNewTokens} generated, sampled {@code every}. */
+    record Cell(Map<String, Object> kvCache, int maxNewTokens, int every, int promptTokens) {
+
+        static Cell of(Map<String, Object> cell) {
+            CellFields f = CellFields.of("memory-growth", cell);
+            return new Cell(f.kvCache(), f.integer("max_new_tokens"), f.integer("every"), f.integer("prompt_tokens"));
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = CellFields.start(kvCache);
+            m.put("max_new_tokens", maxNewTokens);
+            m.put("every", every);
+            m.put("prompt_tokens", promptTokens);
+            return m;
+        }
+    }
+
     @Override
-    public Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params) {
-        int maxNew = ((Number) cell.get("max_new_tokens")).intValue();
-        int every = ((Number) cell.get("every")).intValue();
-        int[] prompt = engine.tokens(null, ((Number) cell.get("prompt_tokens")).intValue());
+    public Map<String, Object> run(Map<String, Object> stored, Map<String, Object> params) {
+        Cell cell = Cell.of(stored);
+        int maxNew = cell.maxNewTokens();
+        int every = cell.every();
+        int[] prompt = engine.tokens(null, cell.promptTokens());
         List<Map<String, Object>> samples = new ArrayList<>();
         int[] generated = {0};
-        try (KvCache cache = engine.model().newCache(PolicyGrid.create(cell, engine.model().config().architecture()),
-                engine.generator().prefillChunk())) {
+        try (KvCache cache = engine.model().newCache(engine.policy(cell.kvCache()), engine.generator().prefillChunk())) {
             engine.prefillAndDecode(prompt, maxNew, cache, (c, phase) -> {
                 if (phase == ExperimentEngine.Phase.PREFILL) {
                     return;
@@ -68,6 +88,21 @@ final class MemoryGrowthKind implements ExperimentKind {
             out.put("samples", samples);
             return out;
         }
+    }
+
+    /** KV bytes against generated tokens, one line per policy. */
+    @Override
+    public Map<String, JFreeChart> charts(List<Map<String, Object>> rows) {
+        XYSeriesCollection data = new XYSeriesCollection();
+        for (Map<String, Object> row : rows) {
+            XYSeries s = new XYSeries(ReportCharts.label(row), false, true);
+            for (Map<String, Object> sample : ReportCharts.list(row.get("samples"))) {
+                s.add(ReportCharts.num(sample.get("generated_tokens")), ReportCharts.num(sample.get("kv_bytes")) / 1024.0);
+            }
+            data.addSeries(s);
+        }
+        return Map.of("KV cache memory against generated tokens",
+                ReportCharts.lines("KV cache memory growth", "generated tokens", "KV cache (KiB)", data));
     }
 
     private Map<String, Object> sample(int generated, CacheStats stats) {

@@ -2,17 +2,21 @@ package dev.kvlab.experiment;
 
 import ai.djl.engine.EngineException;
 import ai.djl.pytorch.jni.JniUtils;
-import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
+import dev.kvlab.cache.MemoryBudget;
+import dev.kvlab.cache.MemoryBudget.Activations;
+import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.ContextOverflowException;
-import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.DeviceOutOfMemory;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.jfree.chart.JFreeChart;
+import org.jfree.data.category.DefaultCategoryDataset;
 
 /**
  * {@code oom-sweep}, the OOM demonstration the project started from: per policy, prefill a held-out
@@ -21,20 +25,19 @@ import java.util.Map;
  *
  * <p>Memory is weights + the cache's exact bytes ({@link KvSpec}, peak incl. the transient budget +
  * chunk) + an activation allowance for each forward pass, {@code new tokens × (hidden part + keys ×
- * score part) + logits}. On a Linux CPU the two parts are measured once per server, on the first cell
- * ({@link ActivationProbe}: the native memory a prefill chunk faults in at two key counts); on a GPU,
- * elsewhere, or when the measurement is not within {@link #SANE_FACTOR} of the shape formula (the one
- * of the server's admission guard), they are computed from tensor shapes. The results name the source
- * and give both figures. On the CPU the limit is the
+ * score part) + logits} ({@link MemoryBudget.Activations}). On a Linux CPU the two parts are measured
+ * once per server, on the first cell ({@link ActivationProbe}: the native memory a prefill chunk
+ * faults in at two key counts); on a GPU, elsewhere, with {@code kvlab.experiments.activation-probe}
+ * off, or when the measurement is not within {@link #SANE_FACTOR} of the shape formula, they are
+ * computed from tensor shapes. The results name the source and give both figures. The predicted
+ * threshold is {@link MemoryBudget}'s, the prediction {@code GET /capacity} makes: with the computed
+ * allowance the two agree for the same limit. On the CPU the limit is the
  * memory budget: the cell's {@code memory_limit_bytes}, else {@code kvlab.memory.limit}, else
  * physical memory; a run exceeds it after the forward pass that crosses it. On a GPU a real CUDA OOM
  * also ends the run: it is caught, the caching allocator emptied, {@code kvlab_oom_events_total}
- * counted, and the server keeps serving. The predicted threshold is reported beside the measured one.
+ * counted, and the server keeps serving.
  */
 final class OomSweepKind implements ExperimentKind {
-
-    /** Activation temporaries per token of a chunk, in hidden-size × dtype units (QKV, MLP, residuals). */
-    private static final int HIDDEN_STATE_COPIES = 12;
 
     /** A measured allowance further than this factor from the computed one (either way) is not trusted. */
     static final double SANE_FACTOR = 100;
@@ -63,17 +66,34 @@ final class OomSweepKind implements ExperimentKind {
         params.rejectUnknown();
         List<Map<String, Object>> cells = new ArrayList<>();
         for (Map<String, Object> policy : PolicyGrid.expand(policies, null, engine.model().config().architecture())) {
-            Map<String, Object> cell = new LinkedHashMap<>();
-            cell.put("kv_cache", policy);
-            cell.put("start_length", start);
-            cell.put("max_length", max);
-            cell.put("decode_tokens", decode);
-            if (limit != null) {
-                cell.put("memory_limit_bytes", limit);
-            }
-            cells.add(cell);
+            cells.add(new Cell(policy, start, max, decode, limit).toMap());
         }
         return cells;
+    }
+
+    /**
+     * One policy's sweep.
+     *
+     * @param memoryLimitBytes the limit the request set, null for {@code kvlab.memory.limit} or the device's
+     */
+    record Cell(Map<String, Object> kvCache, int startLength, int maxLength, int decodeTokens, Long memoryLimitBytes) {
+
+        static Cell of(Map<String, Object> cell) {
+            CellFields f = CellFields.of("oom-sweep", cell);
+            return new Cell(f.kvCache(), f.integer("start_length"), f.integer("max_length"), f.integer("decode_tokens"),
+                    f.optionalLong("memory_limit_bytes"));
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = CellFields.start(kvCache);
+            m.put("start_length", startLength);
+            m.put("max_length", maxLength);
+            m.put("decode_tokens", decodeTokens);
+            if (memoryLimitBytes != null) {
+                m.put("memory_limit_bytes", memoryLimitBytes);
+            }
+            return m;
+        }
     }
 
     /** The run crossed the memory limit (budget) or the device ran out (device). */
@@ -89,24 +109,6 @@ final class OomSweepKind implements ExperimentKind {
             this.tokens = tokens;
             this.kvBytes = kvBytes;
         }
-    }
-
-    /**
-     * The activation allowance of one forward pass of {@code tokens} new tokens over {@code keys} keys:
-     * {@code fixed(tokens) + perKey(tokens) × keys} (hidden states of the chunk, f32 attention scores
-     * and probabilities over the keys, the logits).
-     */
-    private record Activations(long hiddenBytesPerToken, long scoreBytesPerTokenKey, long logitsBytes) {
-        long bytes(long tokens, long keys) {
-            return tokens * hiddenBytesPerToken + tokens * scoreBytesPerTokenKey * keys + logitsBytes;
-        }
-    }
-
-    /** The formula from tensor shapes: {@link #HIDDEN_STATE_COPIES} hidden states, f32 scores and probabilities. */
-    private Activations computedActivations() {
-        ModelConfig c = engine.model().config();
-        return new Activations((long) c.hiddenSize() * HIDDEN_STATE_COPIES * engine.model().dtype().getNumOfBytes(),
-                2L * Float.BYTES * c.numHeads(), 2L * Float.BYTES * c.vocabSize());
     }
 
     /**
@@ -138,7 +140,7 @@ final class OomSweepKind implements ExperimentKind {
      * part per new token and key.
      */
     private Allowance measureAllowance() {
-        Activations computed = computedActivations();
+        Activations computed = engine.memoryBudget().activations();
         String unavailable = ActivationProbe.unavailable(engine);
         if (unavailable != null) {
             return new Allowance(computed, "computed", computed, null, null, unavailable);
@@ -152,9 +154,7 @@ final class OomSweepKind implements ExperimentKind {
             return new Allowance(computed, "computed", computed, null, null,
                     "the probe's " + 4 * first + " keys exceed the model's positions");
         }
-        Activations measured = new Activations(
-                ceilDiv(Math.max(0, fit.fixedBytes() - computed.logitsBytes()), chunk),
-                ceilDiv(fit.bytesPerKey(), chunk), computed.logitsBytes());
+        Activations measured = fit.perNewToken(computed.logitsBytes());
         long keys = 4 * first;
         double ratio = (double) measured.bytes(chunk, keys) / computed.bytes(chunk, keys);
         if (fit.bytesPerKey() <= 0 || ratio > SANE_FACTOR || ratio < 1 / SANE_FACTOR) {
@@ -165,21 +165,17 @@ final class OomSweepKind implements ExperimentKind {
         return new Allowance(measured, "measured", computed, measured, fit, null);
     }
 
-    private static long ceilDiv(long a, long b) {
-        return (a + b - 1) / b;
-    }
-
     @Override
-    public Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params) {
-        int start = ((Number) cell.get("start_length")).intValue();
-        int max = ((Number) cell.get("max_length")).intValue();
-        int decode = ((Number) cell.get("decode_tokens")).intValue();
-        long limit = cell.get("memory_limit_bytes") instanceof Number n ? n.longValue()
+    public Map<String, Object> run(Map<String, Object> stored, Map<String, Object> params) {
+        Cell cell = Cell.of(stored);
+        int decode = cell.decodeTokens();
+        long limit = cell.memoryLimitBytes() != null ? cell.memoryLimitBytes()
                 : engine.memoryLimitBytes() != null ? engine.memoryLimitBytes() : engine.probe().snapshot().totalBytes();
-        long weights = engine.weightsBytes();
         Allowance allowance = allowance();
-        Activations activations = allowance.used();
-        KvSpec spec = engine.model().kvSpec();
+        MemoryBudget budget = engine.memoryBudget().withActivations(allowance.used());
+        Activations activations = budget.activations();
+        long weights = budget.weightsBytes();
+        KvSpec spec = budget.spec();
 
         List<Map<String, Object>> lengths = new ArrayList<>();
         int maxSequence = 0;
@@ -187,8 +183,8 @@ final class OomSweepKind implements ExperimentKind {
         long peakActivations = 0;
         OutOfMemory oom = null;
         String policyName = "";
-        for (long length = start; length <= max && oom == null; length *= 2) {
-            CachePolicy policy = PolicyGrid.create(cell, engine.model().config().architecture());
+        for (long length = cell.startLength(); length <= cell.maxLength() && oom == null; length *= 2) {
+            CachePolicy policy = engine.policy(cell.kvCache());
             policyName = policy.name();
             long[] peak = {0, 0, 0}; // KV bytes, activation bytes, tokens seen before this step
             ExperimentEngine.Phase[] phase = {ExperimentEngine.Phase.PREFILL};
@@ -209,7 +205,7 @@ final class OomSweepKind implements ExperimentKind {
             } catch (OutOfMemory e) {
                 oom = e;
             } catch (EngineException e) {
-                if (e.getMessage() == null || !e.getMessage().toLowerCase(Locale.ROOT).contains("out of memory")) {
+                if (!DeviceOutOfMemory.isOutOfMemory(e)) {
                     throw e;
                 }
                 JniUtils.emptyCudaCache();
@@ -229,20 +225,20 @@ final class OomSweepKind implements ExperimentKind {
             lengths.add(row);
         }
 
-        int chunk = engine.generator().prefillChunk();
+        int chunk = budget.prefillChunk();
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("memory_limit_bytes", limit);
         out.put("weights_bytes", weights);
         out.put("kv_bytes_per_token", spec.bytesPerToken());
         out.put("activation_source", allowance.source());
         out.put("activation_fixed_bytes", activations.bytes(chunk, 0));
-        out.put("activation_bytes_per_key", chunk * activations.scoreBytesPerTokenKey());
+        out.put("activation_bytes_per_key", chunk * activations.bytesPerTokenKey());
         Activations computed = allowance.computed();
         out.put("activation_computed_fixed_bytes", computed.bytes(chunk, 0));
-        out.put("activation_computed_bytes_per_key", chunk * computed.scoreBytesPerTokenKey());
+        out.put("activation_computed_bytes_per_key", chunk * computed.bytesPerTokenKey());
         Activations measured = allowance.measured();
         out.put("activation_measured_fixed_bytes", measured == null ? null : measured.bytes(chunk, 0));
-        out.put("activation_measured_bytes_per_key", measured == null ? null : chunk * measured.scoreBytesPerTokenKey());
+        out.put("activation_measured_bytes_per_key", measured == null ? null : chunk * measured.bytesPerTokenKey());
         out.put("activation_probe", allowance.fit() == null ? null
                 : allowance.fit().readings().stream().map(ActivationProbe.Reading::toMap).toList());
         out.put("activation_note", allowance.note());
@@ -253,27 +249,34 @@ final class OomSweepKind implements ExperimentKind {
         out.put("oom_source", oom == null ? null : oom.source.name().toLowerCase(Locale.ROOT));
         out.put("peak_memory_bytes", peakMemory);
         out.put("kv_bytes_at_limit", oom == null ? null : oom.kvBytes);
-        out.put("predicted_max_tokens", predictedMaxTokens(cell, limit, weights, activations, spec));
+        out.put("predicted_max_tokens", predictedMaxTokens(budget, cell, limit));
         out.put("lengths", lengths);
         return out;
     }
 
-    /**
-     * The most tokens a full cache can take in whole prefill chunks before weights + KV + the chunk's
-     * activations exceed the limit: {@code (limit − weights − fixed) / (KV bytes per token + score bytes
-     * per key)}. A bounded policy's memory stops growing, so it predicts no threshold (null) when its
-     * largest step fits, else 0.
-     */
-    private Long predictedMaxTokens(Map<String, Object> cell, long limit, long weights, Activations activations,
-            KvSpec spec) {
-        CachePolicy policy = PolicyGrid.create(cell, engine.model().config().architecture());
-        long chunk = engine.generator().prefillChunk();
-        if (policy.hasFixedBudget()) {
-            long slots = (long) policy.maxSlots() + chunk;
-            long fixed = spec.layers() * spec.bytesPerSlot() * slots;
-            return weights + fixed + activations.bytes(chunk, slots) <= limit ? null : 0L;
+    /** Measured tokens at the OOM (or the longest run) beside the predicted threshold, per policy. */
+    @Override
+    public Map<String, JFreeChart> charts(List<Map<String, Object>> rows) {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (Map<String, Object> row : rows) {
+            double measured = row.get("max_tokens_before_oom") instanceof Number n ? n.doubleValue()
+                    : ReportCharts.num(row.get("max_sequence_length"));
+            data.addValue(measured, "measured (tokens at OOM, or longest run)", ReportCharts.label(row));
+            Object predicted = row.get("predicted_max_tokens");
+            data.addValue(predicted instanceof Number n ? n.doubleValue() : ReportCharts.num(row.get("max_length")),
+                    "predicted (bounded policies: capped at max_length)", ReportCharts.label(row));
         }
-        long perToken = spec.bytesPerToken() + chunk * activations.scoreBytesPerTokenKey();
-        return Math.max(0, (limit - weights - activations.bytes(chunk, 0)) / perToken);
+        return Map.of("OOM threshold per policy",
+                ReportCharts.bars("Tokens before out of memory", "policy", "tokens", data, true));
+    }
+
+    /**
+     * The most tokens whose {@link MemoryBudget#footprint} fits the limit with the weights, as
+     * {@code GET /capacity} predicts them for the same limit; null for a fixed-budget policy whose
+     * cache fits (its memory stops growing), 0 when it does not.
+     */
+    private Long predictedMaxTokens(MemoryBudget budget, Cell cell, long limit) {
+        long max = budget.maxTokensUnder(engine.policy(cell.kvCache()), limit);
+        return max < 0 ? null : max;
     }
 }

@@ -1,11 +1,11 @@
 package dev.kvlab.experiment;
 
+import dev.kvlab.data.PassKeyDocuments;
+import dev.kvlab.data.PassKeyDocuments.PassKeyDocument;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.GenerationResult;
 import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.generation.TokenListener;
-import dev.kvlab.training.passkey.PassKeyDocuments;
-import dev.kvlab.training.passkey.PassKeyDocuments.PassKeyDocument;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jfree.chart.JFreeChart;
 
 /**
  * {@code passkey}: retrieval accuracy (Mohtashami &amp; Jaggi 2023) per policy × {@code budgets} ×
@@ -51,20 +52,39 @@ final class PassKeyKind implements ExperimentKind {
                 engine.model().config().architecture())) {
             for (int length : lengths) {
                 for (double depth : depths) {
-                    cells.add(Map.of("kv_cache", policy, "context_length", length, "depth", depth,
-                            "trials", trials, "seed", seed));
+                    cells.add(new Cell(policy, length, depth, trials, seed).toMap());
                 }
             }
         }
         return cells;
     }
 
+    /** {@code trials} documents of {@code contextLength} tokens with the key at {@code depth}. */
+    record Cell(Map<String, Object> kvCache, int contextLength, double depth, int trials, long seed) {
+
+        static Cell of(Map<String, Object> cell) {
+            CellFields f = CellFields.of("passkey", cell);
+            return new Cell(f.kvCache(), f.integer("context_length"), f.decimal("depth"), f.integer("trials"),
+                    f.longValue("seed"));
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = CellFields.start(kvCache);
+            m.put("context_length", contextLength);
+            m.put("depth", depth);
+            m.put("trials", trials);
+            m.put("seed", seed);
+            return m;
+        }
+    }
+
     @Override
-    public Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params) {
-        int length = ((Number) cell.get("context_length")).intValue();
-        double depth = ((Number) cell.get("depth")).doubleValue();
-        int trials = ((Number) cell.get("trials")).intValue();
-        long seed = ((Number) cell.get("seed")).longValue();
+    public Map<String, Object> run(Map<String, Object> stored, Map<String, Object> params) {
+        Cell cell = Cell.of(stored);
+        int length = cell.contextLength();
+        double depth = cell.depth();
+        int trials = cell.trials();
+        long seed = cell.seed();
         PassKeyDocuments documents = new PassKeyDocuments(PassKeyDocuments.CLASSIC_FILLER,
                 text -> engine.generator().tokenizer().encode(text).length);
         int correct = 0;
@@ -73,7 +93,7 @@ final class PassKeyKind implements ExperimentKind {
             ExperimentEngine.checkCancelled();
             PassKeyDocument doc = documents.generate(length, depth, new SplittableRandom(seed * 1_000_003 + t));
             GenerationResult r = engine.generator().generate(new GenerationRequest(doc.prompt(), 8,
-                    SamplingParams.greedy(), List.of(), PolicyGrid.create(cell, engine.model().config().architecture())),
+                    SamplingParams.greedy(), List.of(), engine.policy(cell.kvCache())),
                     TokenListener.NONE);
             Matcher m = DIGITS.matcher(r.text());
             String got = m.find() ? m.group() : "";
@@ -86,5 +106,15 @@ final class PassKeyKind implements ExperimentKind {
         out.put("correct", correct);
         out.put("answers", answers);
         return out;
+    }
+
+    @Override
+    public Map<String, JFreeChart> charts(List<Map<String, Object>> rows) {
+        return PassKeyReport.charts(rows);
+    }
+
+    @Override
+    public String reportSection(List<Map<String, Object>> rows) {
+        return "<h2>Pass-key accuracy grid</h2>\n" + PassKeyReport.grid(rows);
     }
 }

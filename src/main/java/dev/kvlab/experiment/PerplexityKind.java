@@ -6,6 +6,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.jfree.chart.JFreeChart;
+import org.jfree.data.category.DefaultCategoryDataset;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
 
 /**
  * {@code perplexity}: token-by-token perplexity ({@link PerplexityEvaluator}) of the first
@@ -41,16 +47,31 @@ final class PerplexityKind implements ExperimentKind {
         }
         List<Map<String, Object>> cells = new ArrayList<>();
         for (Map<String, Object> policy : grid) {
-            cells.add(Map.of("kv_cache", policy, "tokens", tokens));
+            cells.add(new Cell(policy, tokens).toMap());
         }
         return cells;
     }
 
+    /** One policy's perplexity over the first {@code tokens} tokens of the text. */
+    record Cell(Map<String, Object> kvCache, int tokens) {
+
+        static Cell of(Map<String, Object> cell) {
+            CellFields f = CellFields.of("perplexity", cell);
+            return new Cell(f.kvCache(), f.integer("tokens"));
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = CellFields.start(kvCache);
+            m.put("tokens", tokens);
+            return m;
+        }
+    }
+
     @Override
-    public Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params) {
-        int[] tokens = engine.tokens((String) params.get("text"), ((Number) cell.get("tokens")).intValue());
-        PerplexityEvaluator.Result r = new PerplexityEvaluator(engine.model())
-                .evaluate(tokens, PolicyGrid.create(cell, engine.model().config().architecture()));
+    public Map<String, Object> run(Map<String, Object> stored, Map<String, Object> params) {
+        Cell cell = Cell.of(stored);
+        int[] tokens = engine.tokens(params.get("text") instanceof String text ? text : null, cell.tokens());
+        PerplexityEvaluator.Result r = new PerplexityEvaluator(engine.model()).evaluate(tokens, engine.policy(cell.kvCache()));
         CacheStats cache = r.cache();
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("perplexity", r.perplexity());
@@ -68,7 +89,7 @@ final class PerplexityKind implements ExperimentKind {
     public List<Map<String, Object>> summarize(List<Map<String, Object>> rows) {
         Double full = rows.stream()
                 .filter(r -> "full".equals(r.get("policy")) && r.get("perplexity") instanceof Number)
-                .map(r -> ((Number) r.get("perplexity")).doubleValue())
+                .map(r -> ReportCharts.num(r.get("perplexity")))
                 .findFirst().orElse(null);
         for (Map<String, Object> row : rows) {
             if (full != null && row.get("perplexity") instanceof Number ppl) {
@@ -76,5 +97,43 @@ final class PerplexityKind implements ExperimentKind {
             }
         }
         return rows;
+    }
+
+    /**
+     * Perplexity against budget, one line per policy and {@code full} as a flat reference; without
+     * budgets (policies as given), a bar per policy.
+     */
+    @Override
+    public Map<String, JFreeChart> charts(List<Map<String, Object>> rows) {
+        XYSeriesCollection data = new XYSeriesCollection();
+        Map<String, XYSeries> byPolicy = new LinkedHashMap<>();
+        Set<Double> budgets = new TreeSet<>();
+        Double full = null;
+        for (Map<String, Object> row : rows) {
+            Map<String, Object> kv = ReportCharts.map(row.get("kv_cache"));
+            if (kv.get("budget") instanceof Number b) {
+                budgets.add(b.doubleValue());
+                byPolicy.computeIfAbsent(String.valueOf(kv.get("policy")), k -> new XYSeries(k, true, true))
+                        .add(b.doubleValue(), ReportCharts.num(row.get("perplexity")));
+            } else if ("full".equals(kv.get("policy"))) {
+                full = ReportCharts.num(row.get("perplexity"));
+            }
+        }
+        if (full != null && !budgets.isEmpty()) {
+            XYSeries f = new XYSeries("full", true, true);
+            for (double b : budgets) {
+                f.add(b, full);
+            }
+            data.addSeries(f);
+        }
+        byPolicy.values().forEach(data::addSeries);
+        if (data.getSeriesCount() > 0) {
+            return Map.of("Perplexity against budget", ReportCharts.lines("Perplexity against KV budget",
+                    "budget (slots per head per layer)", "perplexity", data));
+        }
+        DefaultCategoryDataset bars = new DefaultCategoryDataset();
+        rows.forEach(r -> bars.addValue(ReportCharts.num(r.get("perplexity")), "perplexity", ReportCharts.label(r)));
+        return Map.of("Perplexity per policy",
+                ReportCharts.bars("Perplexity per policy", "policy", "perplexity", bars, false));
     }
 }

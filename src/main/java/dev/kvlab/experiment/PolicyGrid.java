@@ -55,12 +55,6 @@ final class PolicyGrid {
         }
     }
 
-    /** The policy a cell runs with, built fresh (a policy holds one run's state). */
-    @SuppressWarnings("unchecked")
-    static CachePolicy create(Map<String, Object> cell, Architecture architecture) {
-        return PolicyRegistry.create((Map<String, Object>) cell.get("kv_cache"), architecture);
-    }
-
     /** A short label for plots and CSV: {@code h2o/256}, or {@code h2o/256/every16} with {@code compact_every}. */
     @SuppressWarnings("unchecked")
     static String label(Object kvCache) {

@@ -10,6 +10,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jfree.chart.JFreeChart;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
 
 /**
  * {@code throughput}: prefill and decode tokens/s per policy × {@code context_lengths} [512, 1024,
@@ -46,24 +49,43 @@ final class ThroughputKind implements ExperimentKind {
         for (Map<String, Object> policy : PolicyGrid.expand(policies, null, engine.model().config().architecture())) {
             for (int length : lengths) {
                 for (int n : concurrency) {
-                    cells.add(Map.of("kv_cache", policy, "context_length", length, "decode_tokens", decode,
-                            "concurrency", n));
+                    cells.add(new Cell(policy, length, decode, n).toMap());
                 }
             }
         }
         return cells;
     }
 
-    @Override
-    public Map<String, Object> run(Map<String, Object> cell, Map<String, Object> params) {
-        int length = ((Number) cell.get("context_length")).intValue();
-        int decode = ((Number) cell.get("decode_tokens")).intValue();
-        int concurrency = cell.get("concurrency") instanceof Number n ? n.intValue() : 1;
-        if (concurrency > 1) {
-            return batched(cell, length, decode, concurrency);
+    /**
+     * One policy at one context length and concurrency; cells stored before {@code concurrency} existed
+     * ran one sequence.
+     */
+    record Cell(Map<String, Object> kvCache, int contextLength, int decodeTokens, int concurrency) {
+
+        static Cell of(Map<String, Object> cell) {
+            CellFields f = CellFields.of("throughput", cell);
+            return new Cell(f.kvCache(), f.integer("context_length"), f.integer("decode_tokens"),
+                    f.integer("concurrency", 1));
         }
-        try (KvCache cache = engine.model().newCache(PolicyGrid.create(cell, engine.model().config().architecture()),
-                engine.generator().prefillChunk())) {
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = CellFields.start(kvCache);
+            m.put("context_length", contextLength);
+            m.put("decode_tokens", decodeTokens);
+            m.put("concurrency", concurrency);
+            return m;
+        }
+    }
+
+    @Override
+    public Map<String, Object> run(Map<String, Object> stored, Map<String, Object> params) {
+        Cell cell = Cell.of(stored);
+        int length = cell.contextLength();
+        int decode = cell.decodeTokens();
+        if (cell.concurrency() > 1) {
+            return batched(cell, length, decode, cell.concurrency());
+        }
+        try (KvCache cache = engine.model().newCache(engine.policy(cell.kvCache()), engine.generator().prefillChunk())) {
             ExperimentEngine.Timing t = engine.prefillAndDecode(engine.tokens(null, length), decode, cache,
                     ExperimentEngine.StepObserver.NONE);
             Map<String, Object> out = new LinkedHashMap<>();
@@ -84,12 +106,12 @@ final class ThroughputKind implements ExperimentKind {
      * wall time of the whole batch, prefills included; a sequence's decode rate is its own tokens over
      * its own decode time.
      */
-    private Map<String, Object> batched(Map<String, Object> cell, int length, int decode, int concurrency) {
+    private Map<String, Object> batched(Cell cell, int length, int decode, int concurrency) {
         int[] prompt = engine.tokens(null, length);
         List<GenerationRequest> requests = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
         for (int i = 0; i < concurrency; i++) {
-            CachePolicy policy = PolicyGrid.create(cell, engine.model().config().architecture());
+            CachePolicy policy = engine.policy(cell.kvCache());
             requests.add(new GenerationRequest("", decode, SamplingParams.greedy(), List.of(), policy, true));
             prompts.add(prompt);
         }
@@ -117,5 +139,47 @@ final class ThroughputKind implements ExperimentKind {
         out.put("peak_bytes", peak);
         out.put("stored_tokens", results.get(0).cache().storedTokens());
         return out;
+    }
+
+    /**
+     * Prefill and decode tokens/s against context length (one sequence), and the aggregate decode rate
+     * against concurrency where a cell ran batches of several.
+     */
+    @Override
+    public Map<String, JFreeChart> charts(List<Map<String, Object>> rows) {
+        XYSeriesCollection prefill = new XYSeriesCollection();
+        XYSeriesCollection decode = new XYSeriesCollection();
+        XYSeriesCollection aggregate = new XYSeriesCollection();
+        Map<String, XYSeries[]> byPolicy = new LinkedHashMap<>();
+        Map<String, XYSeries> byPolicyAndLength = new LinkedHashMap<>();
+        for (Map<String, Object> row : rows) {
+            double concurrency = row.get("concurrency") == null ? 1 : ReportCharts.num(row.get("concurrency"));
+            String label = ReportCharts.label(row);
+            byPolicyAndLength.computeIfAbsent(label + " @ " + row.get("context_length"), k -> new XYSeries(k, true, true))
+                    .add(concurrency, ReportCharts.num(row.get("aggregate_decode_tokens_per_second")));
+            if (concurrency != 1) {
+                continue;
+            }
+            XYSeries[] s = byPolicy.computeIfAbsent(label,
+                    k -> new XYSeries[] {new XYSeries(k, true, true), new XYSeries(k, true, true)});
+            double length = ReportCharts.num(row.get("context_length"));
+            s[0].add(length, ReportCharts.num(row.get("prefill_tokens_per_second")));
+            s[1].add(length, ReportCharts.num(row.get("decode_tokens_per_second")));
+        }
+        byPolicy.values().forEach(s -> {
+            prefill.addSeries(s[0]);
+            decode.addSeries(s[1]);
+        });
+        byPolicyAndLength.values().forEach(aggregate::addSeries);
+        Map<String, JFreeChart> charts = new LinkedHashMap<>();
+        if (byPolicyAndLength.values().stream().anyMatch(s -> s.getItemCount() > 1)) {
+            charts.put("Aggregate decode throughput against concurrency", ReportCharts.lines(
+                    "Aggregate decode tokens/s (all sequences of a batch)", "concurrent sequences", "tokens/s", aggregate));
+        }
+        charts.put("Decode throughput against context",
+                ReportCharts.lines("Decode tokens/s", "context length (tokens)", "tokens/s", decode));
+        charts.put("Prefill throughput against context",
+                ReportCharts.lines("Prefill tokens/s", "context length (tokens)", "tokens/s", prefill));
+        return charts;
     }
 }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
+import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.policy.CachePolicy;
 import java.util.List;
 
@@ -25,6 +26,19 @@ public interface TransformerModel extends AutoCloseable {
     DataType dtype();
 
     long parameterCount();
+
+    /**
+     * The memory a sequence takes on this model: weights in the compute dtype, its KV cache and the
+     * activation allowance computed from its shapes.
+     *
+     * @param prefillChunk the most tokens one forward pass feeds
+     */
+    default MemoryBudget memoryBudget(int prefillChunk) {
+        ModelConfig c = config();
+        int dtypeBytes = dtype().getNumOfBytes();
+        return new MemoryBudget(kvSpec(), parameterCount() * dtypeBytes, prefillChunk,
+                MemoryBudget.Activations.fromShapes(c.hiddenSize(), c.numHeads(), c.vocabSize(), dtypeBytes));
+    }
 
     /**
      * A fresh cache in its own native-memory manager; close it to free the request's memory.

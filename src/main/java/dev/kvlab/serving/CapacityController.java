@@ -17,7 +17,8 @@ import org.springframework.web.bind.annotation.RestController;
 
 /**
  * {@code GET /capacity?policy=…&budget=…}: how long a sequence fits in the memory free now, by the
- * same prediction that admits requests ({@link MemoryGuard}). The query holds a {@code kv_cache}
+ * same prediction that admits requests ({@link MemoryGuard}) and that {@code oom-sweep} reports
+ * ({@link dev.kvlab.cache.MemoryBudget}). The query holds a {@code kv_cache}
  * object's keys ({@code policy} [full] and its parameters). {@code max_tokens} is a number for caches
  * that grow with the text and {@code "unbounded"} for a fixed-budget policy whose cache fits.
  */
@@ -65,8 +66,8 @@ class CapacityController {
         }
         long reserved = admission.reservedBytes();
         MemoryGuard.Availability free = guard.available(reserved, admission.liveBytes());
-        long max = guard.maxTokens(policy, free.availableBytes());
-        Long bounded = policy.hasFixedBudget() ? guard.boundedBytes(policy) : null;
+        long max = guard.budget().maxTokens(policy, free.availableBytes());
+        Long bounded = guard.budget().fixedBytes(policy);
         return new Capacity(policy.name(), policy.params(), guard.deviceName(), guard.kvBytesPerToken(),
                 guard.limitBytes(), guard.weightsBytes(), reserved, free.availableBytes(),
                 free.limitedBy().name().toLowerCase(Locale.ROOT), max < 0 ? "unbounded" : max, bounded);

@@ -1,10 +1,8 @@
 package dev.kvlab.serving;
 
-import ai.djl.engine.EngineException;
 import dev.kvlab.generation.GenerationCancelledException;
 import dev.kvlab.model.ContextOverflowException;
 import java.time.Duration;
-import java.util.Locale;
 
 /**
  * What an engine failure means for the client: a prompt past the model's positions is 413, a
@@ -20,12 +18,6 @@ final class GenerationFailures {
 
     GenerationFailures(Duration timeout) {
         this.timeout = timeout;
-    }
-
-    /** Whether the engine ran out of device memory (PyTorch's allocator says "out of memory"). */
-    static boolean isOutOfMemory(Throwable failure) {
-        return failure instanceof EngineException e && e.getMessage() != null
-                && e.getMessage().toLowerCase(Locale.ROOT).contains("out of memory");
     }
 
     /** The problem a failure means for the client, or null for a server fault. */

@@ -1,12 +1,14 @@
 package dev.kvlab.serving;
 
 import ai.djl.pytorch.jni.JniUtils;
+import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.StepScheduler;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
 import dev.kvlab.model.Architecture;
+import dev.kvlab.model.DeviceOutOfMemory;
 import dev.kvlab.tokenizer.TextTokenizer;
 import dev.kvlab.serving.GenerationFailures.Cancel;
 import jakarta.annotation.PreDestroy;
@@ -148,7 +150,7 @@ class GenerationService {
         if (promptTokens == 0) {
             throw ApiException.badRequest("prompt", "encodes to no tokens and the model has no bos token");
         }
-        MemoryGuard.Prediction need = guard.predict(request.policy(), promptTokens, request.maxNewTokens());
+        MemoryBudget.Footprint need = guard.predict(request.policy(), promptTokens, request.maxNewTokens());
         checkFits(request.policy().name(), need);
         AdmissionControl.Permit permit = admission.enter(need.requiredBytes());
         GenerationJob job = new GenerationJob(this, request, prompt, arrival, permit, sink);
@@ -166,7 +168,7 @@ class GenerationService {
     }
 
     /** 507 with the figures when the request could not fit even if it ran alone. */
-    private void checkFits(String policy, MemoryGuard.Prediction need) {
+    private void checkFits(String policy, MemoryBudget.Footprint need) {
         MemoryGuard.Availability free = guard.capacity(admission.liveBytes());
         if (need.requiredBytes() <= free.availableBytes()) {
             return;
@@ -212,7 +214,7 @@ class GenerationService {
      */
     RuntimeException failureOf(Throwable failure, String policy, boolean decoding, int promptTokens,
             long reservedBytes) {
-        if (!GenerationFailures.isOutOfMemory(failure)) {
+        if (!DeviceOutOfMemory.isOutOfMemory(failure)) {
             return failure instanceof RuntimeException r ? r : new IllegalStateException(failure);
         }
         GenerationMetrics.Phase phase = decoding ? GenerationMetrics.Phase.DECODE : GenerationMetrics.Phase.PREFILL;

@@ -1,12 +1,11 @@
 package dev.kvlab.serving;
 
 import dev.kvlab.cache.KvSpec;
-import dev.kvlab.cache.policy.BoundedPolicy;
+import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.metrics.GenerationMetrics;
-import dev.kvlab.model.ModelConfig;
 import dev.kvlab.model.TransformerModel;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
@@ -14,11 +13,9 @@ import org.springframework.util.unit.DataSize;
 
 /**
  * Predicts the memory a generation needs before it is admitted, and how much is free for it, so a
- * request that cannot fit is refused with 507 instead of failing mid-way (DESIGN §5). The KV part is
- * exact ({@link KvSpec}): a {@code full} cache holds prompt + new tokens; a policy with a fixed budget
- * allocates budget + one prefill chunk slots once and never grows; a {@code budget_ratio} policy holds
- * its share of the tokens plus a chunk. Activations are an estimate of one forward pass's temporaries
- * (hidden states, attention scores over the cached keys, logits).
+ * request that cannot fit is refused with 507 instead of failing mid-way (DESIGN §5). The prediction
+ * is {@link MemoryBudget}'s, the one {@code oom-sweep} reports beside its measured thresholds: the KV
+ * part exact ({@link KvSpec}), activations an estimate of one forward pass's temporaries.
  *
  * <p>Free memory is the tighter of two bounds: {@code kvlab.memory.limit} minus the weights and the
  * bytes reserved by running requests ({@code budget}), and what the device can still allocate minus
@@ -35,31 +32,18 @@ import org.springframework.util.unit.DataSize;
 @Component
 class MemoryGuard {
 
-    /** Activation bytes per token of a chunk, in units of hidden size × dtype bytes (QKV, MLP, residuals). */
-    private static final int HIDDEN_STATE_COPIES = 12;
-
-    private final KvSpec spec;
-    private final ModelConfig config;
-    private final int dtypeBytes;
-    private final long weightsBytes;
-    private final int prefillChunk;
+    private final MemoryBudget budget;
     private final Long limitBytes;
     private final DeviceMemoryProbe device;
     private final Long gpuBaselineBytes; // the GPU's use once the model is loaded; null on a CPU
 
     @Autowired
     MemoryGuard(TransformerModel model, DeviceMemoryProbe device, KvlabProperties properties) {
-        this(model.kvSpec(), model.config(), model.parameterCount() * model.dtype().getNumOfBytes(),
-                properties.prefill().chunk(), properties.memory().limit(), device);
+        this(model.memoryBudget(properties.prefill().chunk()), properties.memory().limit(), device);
     }
 
-    MemoryGuard(KvSpec spec, ModelConfig config, long weightsBytes, int prefillChunk, DataSize limit,
-            DeviceMemoryProbe device) {
-        this.spec = spec;
-        this.config = config;
-        this.dtypeBytes = spec.dtype().getNumOfBytes();
-        this.weightsBytes = weightsBytes;
-        this.prefillChunk = prefillChunk;
+    MemoryGuard(MemoryBudget budget, DataSize limit, DeviceMemoryProbe device) {
+        this.budget = budget;
         this.limitBytes = limit == null ? null : limit.toBytes();
         this.device = device;
         this.gpuBaselineBytes = device.isGpu() ? device.snapshot().usedBytes() : null;
@@ -71,19 +55,6 @@ class MemoryGuard {
     }
 
     /**
-     * What one generation needs.
-     *
-     * @param kvSlots slots per head per layer the cache will allocate at most
-     * @param kvBytes those slots in bytes, over all layers
-     * @param activationBytes estimated temporaries of the largest forward pass
-     */
-    record Prediction(long kvSlots, long kvBytes, long activationBytes) {
-        long requiredBytes() {
-            return kvBytes + activationBytes;
-        }
-    }
-
-    /**
      * Free memory for a new request.
      *
      * @param availableBytes the tighter of the two bounds
@@ -91,12 +62,17 @@ class MemoryGuard {
      */
     record Availability(long availableBytes, GenerationMetrics.Source limitedBy) {}
 
+    /** The prediction admission and {@code /capacity} use. */
+    MemoryBudget budget() {
+        return budget;
+    }
+
     long kvBytesPerToken() {
-        return spec.bytesPerToken();
+        return budget.spec().bytesPerToken();
     }
 
     long weightsBytes() {
-        return weightsBytes;
+        return budget.weightsBytes();
     }
 
     /** {@code kvlab.memory.limit} in bytes, or null when unset. */
@@ -108,22 +84,9 @@ class MemoryGuard {
         return device.deviceName();
     }
 
-    Prediction predict(CachePolicy policy, long promptTokens, long maxNewTokens) {
-        long tokens = promptTokens + maxNewTokens;
-        long slots;
-        if (policy.hasFixedBudget()) {
-            slots = (long) policy.maxSlots() + prefillChunk; // allocated once, whatever the length
-        } else if (policy instanceof BoundedPolicy ratio) {
-            slots = Math.min(tokens, (long) ratio.budgetAt(tokens) + prefillChunk);
-        } else {
-            slots = tokens;
-        }
-        long chunk = Math.max(1, Math.min(prefillChunk, promptTokens));
-        long keys = Math.min(slots, tokens) + chunk;
-        long activations = chunk * config.hiddenSize() * HIDDEN_STATE_COPIES * dtypeBytes
-                + 2L * Float.BYTES * config.numHeads() * chunk * keys // scores and probabilities, f32
-                + 2L * Float.BYTES * config.vocabSize(); // last logits, device and host copies
-        return new Prediction(slots, spec.layers() * spec.bytesPerSlot() * slots, activations);
+    /** What a generation of {@code promptTokens} prompt and at most {@code maxNewTokens} new tokens needs. */
+    MemoryBudget.Footprint predict(CachePolicy policy, long promptTokens, long maxNewTokens) {
+        return budget.footprint(policy, promptTokens, maxNewTokens);
     }
 
     /**
@@ -136,7 +99,7 @@ class MemoryGuard {
         long best = Long.MAX_VALUE;
         GenerationMetrics.Source bound = GenerationMetrics.Source.DEVICE;
         if (limitBytes != null) {
-            best = limitBytes - weightsBytes - reservedBytes;
+            best = limitBytes - weightsBytes() - reservedBytes;
             bound = GenerationMetrics.Source.BUDGET;
         }
         // a CPU reading already counts what running caches hold (liveBytes); the GPU's tracked figure counts none
@@ -160,39 +123,13 @@ class MemoryGuard {
             return now;
         }
         long onDevice = gpuBaselineBytes != null ? deviceFree() : deviceFree() + liveBytesOfRunning;
-        return limitBytes != null && limitBytes - weightsBytes < onDevice
-                ? new Availability(Math.max(0, limitBytes - weightsBytes), GenerationMetrics.Source.BUDGET)
+        return limitBytes != null && limitBytes - weightsBytes() < onDevice
+                ? new Availability(Math.max(0, limitBytes - weightsBytes()), GenerationMetrics.Source.BUDGET)
                 : new Availability(onDevice, GenerationMetrics.Source.DEVICE);
     }
 
     /** {@link AdmissionControl.Memory}: the bytes free for a new reservation. */
     long availableBytes(long reservedBytes, long liveBytes) {
         return available(reservedBytes, liveBytes).availableBytes();
-    }
-
-    /** What a fixed-budget ({@link CachePolicy#hasFixedBudget}) policy needs for a sequence of any length. */
-    long boundedBytes(CachePolicy policy) {
-        return predict(policy, prefillChunk, 1L << 40).requiredBytes();
-    }
-
-    /**
-     * The most tokens (prompt + generated) a {@code policy} cache fits in {@code availableBytes}, or -1
-     * when its memory does not grow with the length and it fits (unbounded length).
-     */
-    long maxTokens(CachePolicy policy, long availableBytes) {
-        if (policy.hasFixedBudget()) {
-            return boundedBytes(policy) <= availableBytes ? -1 : 0;
-        }
-        long lo = 0;
-        long hi = 1L << 40;
-        while (lo < hi) { // the largest length whose prediction fits; predictions grow with length
-            long mid = (lo + hi + 1) >>> 1;
-            if (predict(policy, mid, 0).requiredBytes() <= availableBytes) {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return lo;
     }
 }

@@ -3,6 +3,7 @@ package dev.kvlab.bench;
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.policy.FullPolicy;
+import dev.kvlab.data.HeldOutText;
 import dev.kvlab.generation.Samplers;
 import dev.kvlab.model.AbstractDecoder;
 import dev.kvlab.model.IntraOpThreads;
@@ -10,7 +11,6 @@ import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import dev.kvlab.training.corpus.Corpus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -139,7 +139,7 @@ public final class JlamaSideBySide {
         int max = Arrays.stream(contexts).max().orElse(0);
         int[] text;
         try (TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
-            String heldOut = Corpus.builtInHeldOut();
+            String heldOut = HeldOutText.builtIn();
             text = tokenizer.encode(heldOut.substring(0, Math.min(heldOut.length(), max * 16)));
         }
         if (text.length < max) {

@@ -1,6 +1,7 @@
 package dev.kvlab.bench;
 
 import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.data.HeldOutText;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.GenerationResult;
 import dev.kvlab.generation.Generator;
@@ -10,7 +11,6 @@ import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import dev.kvlab.training.corpus.Corpus;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -31,7 +31,7 @@ public final class LongContextBenchmark {
         Path dir = Path.of(args.length > 0 ? args[0] : "models/kvlab-tiny");
         int promptTokens = args.length > 1 ? Integer.parseInt(args[1]) : 50_000;
         ModelFolder folder = ModelFolder.open(dir);
-        String heldOut = Corpus.builtInHeldOut();
+        String heldOut = HeldOutText.builtIn();
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
             Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 512);

@@ -1,11 +1,11 @@
 package dev.kvlab.bench;
 
+import dev.kvlab.data.HeldOutText;
+import dev.kvlab.data.PassKeyDocuments;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import dev.kvlab.training.corpus.Corpus;
 import dev.kvlab.training.model.Evaluation;
-import dev.kvlab.training.passkey.PassKeyDocuments;
 import java.nio.file.Path;
 
 /**
@@ -27,7 +27,7 @@ public final class PassKeyByLength {
         try (TextTokenizer tokenizer = TextTokenizer.load(dir);
                 TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null))) {
             int bos = tokenizer.tokenId("<|bos|>").orElseThrow();
-            PassKeyDocuments filler = new PassKeyDocuments(PassKeyDocuments.sentences(Corpus.builtInHeldOut()),
+            PassKeyDocuments filler = new PassKeyDocuments(PassKeyDocuments.sentences(HeldOutText.builtIn()),
                     s -> tokenizer.encode(s).length);
             for (int length : LENGTHS) {
                 if (length > model.config().maxPositions()) {

@@ -1,6 +1,9 @@
 package dev.kvlab.bench;
 
 import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.data.HeldOutText;
+import dev.kvlab.data.PassKeyDocuments;
+import dev.kvlab.data.PassKeyDocuments.PassKeyDocument;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.GenerationResult;
 import dev.kvlab.generation.Generator;
@@ -9,9 +12,6 @@ import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import dev.kvlab.training.corpus.Corpus;
-import dev.kvlab.training.passkey.PassKeyDocuments;
-import dev.kvlab.training.passkey.PassKeyDocuments.PassKeyDocument;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -62,7 +62,7 @@ public final class PolicyPassKeyBenchmark {
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
             Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 512);
-            PassKeyDocuments filler = new PassKeyDocuments(PassKeyDocuments.sentences(Corpus.builtInHeldOut()),
+            PassKeyDocuments filler = new PassKeyDocuments(PassKeyDocuments.sentences(HeldOutText.builtIn()),
                     s -> tokenizer.encode(s).length);
             List<PassKeyDocument> documents = new ArrayList<>();
             for (int length : lengths) {

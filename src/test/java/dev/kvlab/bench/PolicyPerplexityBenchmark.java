@@ -2,12 +2,12 @@ package dev.kvlab.bench;
 
 import dev.kvlab.cache.policy.FullPolicy;
 import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.data.HeldOutText;
 import dev.kvlab.generation.PerplexityEvaluator;
 import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import dev.kvlab.training.corpus.Corpus;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +26,7 @@ public final class PolicyPerplexityBenchmark {
         Path dir = Path.of(args.length > 0 ? args[0] : "models/kvlab-tiny");
         int length = args.length > 1 ? Integer.parseInt(args[1]) : 2048;
         ModelFolder folder = ModelFolder.open(dir);
-        String text = Corpus.builtInHeldOut();
+        String text = HeldOutText.builtIn();
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
             int[] body = tokenizer.encode(text.substring(0, Math.min(text.length(), length * 8)));

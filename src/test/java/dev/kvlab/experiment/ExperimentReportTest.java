@@ -21,7 +21,7 @@ class ExperimentReportTest {
     void seriesGetDistinctPaletteColoursOnWhite() {
         List<Map<String, Object>> rows = List.of(row("full", 0, 0.9), row("h2o", 0.5, 0.6), row("h2o", 0.75, 0.3),
                 row("tova", 0.5, 0.2), row("tova", 0.75, 0.1), row("snapkv", 0.5, 0.7), row("snapkv", 0.75, 0.6));
-        JFreeChart chart = ReportCharts.charts("compression-sweep", rows)
+        JFreeChart chart = ReportCharts.charts(new CompressionSweepKind(null, 4096), rows)
                 .get("Pass-key accuracy against compression ratio");
         XYPlot plot = chart.getXYPlot();
         assertThat(plot.getBackgroundPaint()).isEqualTo(Color.WHITE);
@@ -46,7 +46,7 @@ class ExperimentReportTest {
                 }
             }
         }
-        Map<String, JFreeChart> charts = ReportCharts.charts("passkey", rows);
+        Map<String, JFreeChart> charts = ReportCharts.charts(new PassKeyKind(null, 4096), rows);
         assertThat(charts).containsKeys("Needle heatmap: full", "Needle heatmap: h2o/64");
         org.jfree.data.xy.XYZDataset data = (org.jfree.data.xy.XYZDataset) charts.get("Needle heatmap: h2o/64")
                 .getXYPlot().getDataset();

@@ -14,6 +14,7 @@ import static org.mockito.Mockito.when;
 import ai.djl.Device;
 import ai.djl.engine.EngineException;
 import dev.kvlab.cache.CacheStats;
+import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.policy.FullPolicy;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.FinishReason;
@@ -57,7 +58,7 @@ class GenerationServiceTest {
     private final GenerationService service = service(Duration.ofSeconds(30));
 
     GenerationServiceTest() {
-        when(guard.predict(any(), anyLong(), anyLong())).thenReturn(new MemoryGuard.Prediction(8, 800, 100));
+        when(guard.predict(any(), anyLong(), anyLong())).thenReturn(new MemoryBudget.Footprint(8, 800, 100));
         when(guard.capacity(anyLong()))
                 .thenReturn(new MemoryGuard.Availability(1_000_000, GenerationMetrics.Source.DEVICE));
         when(generator.promptTokens("hello")).thenReturn(new int[3]);

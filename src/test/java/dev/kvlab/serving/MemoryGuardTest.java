@@ -6,6 +6,7 @@ import static org.mockito.Mockito.when;
 
 import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvSpec;
+import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.metrics.DeviceMemoryProbe;
@@ -15,7 +16,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.springframework.util.unit.DataSize;
 
-/** The memory prediction that admits requests and answers {@code /capacity}. */
+/** The free memory that admits requests and answers {@code /capacity}; the prediction is {@code MemoryBudgetTest}'s. */
 class MemoryGuardTest {
 
     private static final KvSpec SPEC = new KvSpec(2, 2, 16, DataType.FLOAT32); // 512 bytes per token
@@ -25,29 +26,13 @@ class MemoryGuardTest {
     private final DeviceMemoryProbe device = mock(DeviceMemoryProbe.class);
 
     private MemoryGuard guard(Long limit) {
-        return new MemoryGuard(SPEC, CONFIG, 10_000, 8, limit == null ? null : DataSize.ofBytes(limit), device);
+        MemoryBudget budget = new MemoryBudget(SPEC, 10_000, 8, MemoryBudget.Activations.fromShapes(
+                CONFIG.hiddenSize(), CONFIG.numHeads(), CONFIG.vocabSize(), SPEC.dtype().getNumOfBytes()));
+        return new MemoryGuard(budget, limit == null ? null : DataSize.ofBytes(limit), device);
     }
 
     private static CachePolicy policy(Map<String, Object> kvCache) {
         return PolicyRegistry.create(kvCache);
-    }
-
-    @Test
-    void fullCacheNeedsEveryTokenAndBoundedPoliciesTheirBudgetPlusAChunk() {
-        MemoryGuard guard = guard(null);
-        MemoryGuard.Prediction full = guard.predict(policy(Map.of()), 100, 50);
-        assertThat(full.kvSlots()).isEqualTo(150);
-        assertThat(full.kvBytes()).isEqualTo(150 * 512);
-        assertThat(full.activationBytes()).isPositive();
-
-        MemoryGuard.Prediction h2o = guard.predict(policy(Map.of("policy", "h2o", "budget", 32)), 100, 5000);
-        assertThat(h2o.kvSlots()).isEqualTo(32 + 8);
-        assertThat(h2o.kvBytes()).isEqualTo(40 * 512);
-        assertThat(guard.predict(policy(Map.of("policy", "h2o", "budget", 32)), 100, 50_000).requiredBytes())
-                .isEqualTo(h2o.requiredBytes()); // does not grow with the length
-
-        MemoryGuard.Prediction ratio = guard.predict(policy(Map.of("policy", "tova", "budget_ratio", 0.5)), 100, 100);
-        assertThat(ratio.kvSlots()).isEqualTo(100 + 8);
     }
 
     @Test
@@ -79,7 +64,7 @@ class MemoryGuardTest {
         when(device.availableBytes()).thenReturn(800_000L);
         MemoryGuard guard = guard(null);
         CachePolicy full = policy(Map.of());
-        MemoryGuard.Prediction big = guard.predict(full, 1000, 200);
+        MemoryBudget.Footprint big = guard.predict(full, 1000, 200);
         assertThat(guard.available(0, 0).availableBytes()).isEqualTo(800_000);
         // a large request ran and ended: its blocks stay in PyTorch's cache, so the device reads almost full
         when(device.availableBytes()).thenReturn(50_000L);
@@ -90,19 +75,5 @@ class MemoryGuardTest {
         assertThat(guard.capacity(0).availableBytes()).isEqualTo(800_000);
         // running requests' reservations still count, whether or not their caches have grown yet
         assertThat(guard.available(300_000, 100_000).availableBytes()).isEqualTo(500_000);
-    }
-
-    @Test
-    void maxTokensIsTheLongestSequenceWhosePredictionFits() {
-        MemoryGuard guard = guard(null);
-        CachePolicy full = policy(Map.of());
-        long available = 300_000;
-        long max = guard.maxTokens(full, available);
-        assertThat(guard.predict(full, max, 0).requiredBytes()).isLessThanOrEqualTo(available);
-        assertThat(guard.predict(full, max + 1, 0).requiredBytes()).isGreaterThan(available);
-
-        CachePolicy bounded = policy(Map.of("policy", "streaming", "budget", 64));
-        assertThat(guard.maxTokens(bounded, available)).isEqualTo(-1);
-        assertThat(guard.maxTokens(bounded, guard.boundedBytes(bounded) - 1)).isZero();
     }
 }

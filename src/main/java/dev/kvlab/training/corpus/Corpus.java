@@ -1,9 +1,6 @@
 package dev.kvlab.training.corpus;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,7 +18,8 @@ import java.util.stream.Collectors;
  * 1837, 1867, 1897, 1927, 1957, 1987, 2017: one address every 30 years, so every era is
  * represented), or Moby-Dick's last chapter ({@code chapter_135}) or its {@code epilogue}.
  * Everything else is training text. The held-out documents, joined by blank lines, are shipped as
- * {@code src/main/resources/corpus/heldout.txt}, the built-in perplexity corpus.
+ * {@code src/main/resources/corpus/heldout.txt}, the built-in perplexity corpus
+ * ({@link dev.kvlab.data.HeldOutText}).
  */
 public final class Corpus {
 
@@ -34,8 +32,6 @@ public final class Corpus {
     public static final Path DEFAULT_CACHE = Path.of("data", "corpus");
     /** The shipped held-out text, relative to the project root. */
     public static final Path HELD_OUT_RESOURCE = Path.of("src", "main", "resources", "corpus", "heldout.txt");
-    /** The held-out text on the classpath, as the server and experiments read it. */
-    public static final String HELD_OUT_CLASSPATH = "/corpus/heldout.txt";
     /** Separator between documents when they are joined into one text. */
     public static final String DOCUMENT_SEPARATOR = "\n\n";
 
@@ -122,17 +118,5 @@ public final class Corpus {
         long chars = docs.stream().mapToLong(d -> d.text().length()).sum();
         return String.format("%s: %d documents (%d SOTU, %d Moby-Dick), %,d chars",
                 label, docs.size(), sotu, docs.size() - sotu, chars);
-    }
-
-    /** The built-in perplexity corpus shipped on the classpath (the held-out split). */
-    public static String builtInHeldOut() {
-        try (InputStream in = Corpus.class.getResourceAsStream(HELD_OUT_CLASSPATH)) {
-            if (in == null) {
-                throw new IllegalStateException("the built-in corpus " + HELD_OUT_CLASSPATH + " is missing");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -5,9 +5,9 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.policy.FullPolicy;
+import dev.kvlab.data.PassKeyDocuments;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.tokenizer.TextTokenizer;
-import dev.kvlab.training.passkey.PassKeyDocuments;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 

@@ -1,6 +1,6 @@
 package dev.kvlab.training.model;
 
-import dev.kvlab.training.passkey.PassKeyDocuments;
+import dev.kvlab.data.PassKeyDocuments;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

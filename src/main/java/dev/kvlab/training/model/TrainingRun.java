@@ -1,11 +1,11 @@
 package dev.kvlab.training.model;
 
+import dev.kvlab.data.PassKeyDocuments;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.tokenizer.TextTokenizer;
 import dev.kvlab.training.corpus.Corpus;
 import dev.kvlab.training.corpus.Document;
-import dev.kvlab.training.passkey.PassKeyDocuments;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,11 +3,11 @@ package dev.kvlab.training.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.withinPercentage;
 
+import dev.kvlab.data.HeldOutText;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.model.llama.LlamaConfig;
 import dev.kvlab.tokenizer.TextTokenizer;
-import dev.kvlab.training.corpus.Corpus;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
@@ -37,7 +37,7 @@ class ShippedModelTest {
             assertThat(model.config()).isInstanceOf(LlamaConfig.class);
             assertThat(model.config().maxPositions()).isGreaterThanOrEqualTo(1024);
             int bos = tokenizer.tokenId("<|bos|>").orElseThrow();
-            int[] tokens = Evaluation.withBos(bos, tokenizer.encode(Corpus.builtInHeldOut()));
+            int[] tokens = Evaluation.withBos(bos, tokenizer.encode(HeldOutText.builtIn()));
             Evaluation.Perplexity slice = Evaluation.perplexity(model, tokens, 1024, windows);
             assertThat(slice.tokens()).isEqualTo(predicted);
             assertThat(slice.value()).isCloseTo(cardPerplexity, withinPercentage(5));

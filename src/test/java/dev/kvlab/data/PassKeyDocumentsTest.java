@@ -1,17 +1,17 @@
-package dev.kvlab.training.passkey;
+package dev.kvlab.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kvlab.training.passkey.PassKeyDocuments.PassKeyDocument;
+import dev.kvlab.data.PassKeyDocuments.PassKeyDocument;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.ToIntFunction;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class PassKeyDocumentsTest {
 

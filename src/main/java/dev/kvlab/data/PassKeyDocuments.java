@@ -1,4 +1,4 @@
-package dev.kvlab.training.passkey;
+package dev.kvlab.data;
 
 import java.text.BreakIterator;
 import java.util.ArrayList;

@@ -1,0 +1,107 @@
+package dev.kvlab.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.types.DataType;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyRegistry;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The one memory prediction of admission, {@code /capacity} and {@code oom-sweep}. */
+class MemoryBudgetTest {
+
+    private static final KvSpec SPEC = new KvSpec(2, 2, 16, DataType.FLOAT32); // 256 bytes a slot, 512 a token
+    // hidden 64, 4 query heads, vocabulary 300, f32: 3072 bytes a new token, 32 a new token and key, 2400 logits
+    private static final MemoryBudget.Activations SHAPES = MemoryBudget.Activations.fromShapes(64, 4, 300, 4);
+    private static final long WEIGHTS = 10_000;
+    private static final int CHUNK = 8;
+
+    private final MemoryBudget budget = new MemoryBudget(SPEC, WEIGHTS, CHUNK, SHAPES);
+
+    private static CachePolicy policy(Map<String, Object> kvCache) {
+        return PolicyRegistry.create(kvCache);
+    }
+
+    @Test
+    void theShapeFormulaCountsHiddenStatesScoresAndLogits() {
+        assertThat(SHAPES).isEqualTo(new MemoryBudget.Activations(64 * 12 * 4, 2 * 4 * 4, 2 * 4 * 300));
+        assertThat(SHAPES.bytes(8, 100)).isEqualTo(8 * 3072 + 8 * 32 * 100 + 2400);
+    }
+
+    @Test
+    void aFullCacheHoldsEveryTokenAndAttendsOverAllOfThem() {
+        MemoryBudget.Footprint full = budget.footprint(policy(Map.of()), 100, 50);
+        assertThat(full.kvSlots()).isEqualTo(150);
+        assertThat(full.kvBytes()).isEqualTo(150 * 512);
+        assertThat(full.activationBytes()).isEqualTo(SHAPES.bytes(CHUNK, 150));
+        assertThat(full.requiredBytes()).isEqualTo(full.kvBytes() + full.activationBytes());
+        assertThat(budget.footprint(policy(Map.of()), 3, 0).activationBytes()).as("a prompt shorter than a chunk")
+                .isEqualTo(SHAPES.bytes(3, 3));
+        assertThat(budget.fixedBytes(policy(Map.of()))).isNull();
+    }
+
+    @Test
+    void aFixedBudgetAllocatesItsSlotsPlusAChunkWhateverTheLength() {
+        CachePolicy h2o = policy(Map.of("policy", "h2o", "budget", 32));
+        MemoryBudget.Footprint f = budget.footprint(h2o, 100, 5000);
+        assertThat(f.kvSlots()).isEqualTo(32 + CHUNK);
+        assertThat(f.kvBytes()).isEqualTo(40 * 512);
+        assertThat(f.activationBytes()).isEqualTo(SHAPES.bytes(CHUNK, 40));
+        assertThat(budget.footprint(h2o, 100, 50_000)).isEqualTo(f);
+        assertThat(budget.fixedBytes(h2o)).isEqualTo(f.requiredBytes());
+
+        CachePolicy every = policy(Map.of("policy", "h2o", "budget", 32, "compact_every", 4));
+        assertThat(budget.kvSlots(every, 5000)).as("up to compact_every - 1 slots wait").isEqualTo(32 + 3 + CHUNK);
+    }
+
+    @Test
+    void aRatioBudgetGrowsWithItsShareOfTheTokens() {
+        CachePolicy tova = policy(Map.of("policy", "tova", "budget_ratio", 0.5));
+        assertThat(budget.kvSlots(tova, 200)).isEqualTo(100 + CHUNK);
+        assertThat(budget.kvSlots(tova, 6)).as("never more than the tokens").isEqualTo(6);
+        assertThat(budget.fixedBytes(tova)).isNull();
+        CachePolicy every = policy(Map.of("policy", "tova", "budget_ratio", 0.5, "compact_every", 4));
+        assertThat(budget.kvSlots(every, 200)).isEqualTo(100 + 3 + CHUNK);
+    }
+
+    @Test
+    void layersWithBudgetsOfTheirOwnAreSummedLayerByLayer() {
+        CachePolicy pyramid = policy(Map.of("policy", "pyramidkv", "budget", 40, "window", 8));
+        int layer0 = pyramid.maxSlots(0, 2);
+        int layer1 = pyramid.maxSlots(1, 2);
+        assertThat(layer0).isGreaterThan(40).isEqualTo(80 - layer1); // the uniform total, shared unevenly
+        assertThat(budget.kvSlots(pyramid, 5000, 0)).isEqualTo(layer0 + CHUNK);
+        assertThat(budget.kvSlots(pyramid, 5000, 1)).isEqualTo(layer1 + CHUNK);
+        assertThat(budget.kvBytes(pyramid, 5000)).isEqualTo((layer0 + layer1 + 2L * CHUNK) * 256);
+        assertThat(budget.footprint(pyramid, 100, 4900).kvSlots()).as("the largest layer").isEqualTo(layer0 + CHUNK);
+    }
+
+    @Test
+    void maxTokensIsTheLongestSequenceWhoseFootprintFits() {
+        long available = 300_000;
+        for (CachePolicy p : new CachePolicy[] {policy(Map.of()), policy(Map.of("policy", "tova", "budget_ratio", 0.25))}) {
+            long max = budget.maxTokens(p, available);
+            assertThat(budget.footprint(p, max, 0).requiredBytes()).isLessThanOrEqualTo(available);
+            assertThat(budget.footprint(p, max + 1, 0).requiredBytes()).isGreaterThan(available);
+        }
+        // a full cache: (available - 8 new tokens' hidden states - logits) / (KV + 8 new tokens' scores per key)
+        assertThat(budget.maxTokens(policy(Map.of()), available))
+                .isEqualTo((available - 8 * 3072 - 2400) / (512 + 8 * 32));
+        assertThat(budget.maxTokensUnder(policy(Map.of()), WEIGHTS + available))
+                .isEqualTo(budget.maxTokens(policy(Map.of()), available));
+
+        CachePolicy bounded = policy(Map.of("policy", "streaming", "budget", 64));
+        assertThat(budget.maxTokens(bounded, available)).isEqualTo(-1);
+        assertThat(budget.maxTokens(bounded, budget.fixedBytes(bounded) - 1)).isZero();
+    }
+
+    @Test
+    void aMeasuredAllowanceReplacesTheComputedOne() {
+        MemoryBudget.Activations measured = new MemoryBudget.Activations(100, 1, 2400);
+        MemoryBudget m = budget.withActivations(measured);
+        assertThat(m.footprint(policy(Map.of()), 100, 0).activationBytes()).isEqualTo(measured.bytes(CHUNK, 100));
+        assertThat(m.maxTokens(policy(Map.of()), 300_000)).isGreaterThan(budget.maxTokens(policy(Map.of()), 300_000));
+        assertThat(m.weightsBytes()).isEqualTo(WEIGHTS);
+    }
+}
