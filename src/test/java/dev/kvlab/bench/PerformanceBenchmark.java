@@ -6,7 +6,6 @@ import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.RopeMode;
 import dev.kvlab.cache.policy.CachePolicy;
-import dev.kvlab.cache.policy.PolicyOverheadBenchmark;
 import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.model.AbstractDecoder;
 import dev.kvlab.model.ModelConfig;

@@ -1,7 +1,9 @@
-package dev.kvlab.cache.policy;
+package dev.kvlab.bench;
 
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
 import dev.kvlab.testing.TinyModels;
@@ -19,7 +21,7 @@ import java.util.Random;
  * slots and compact one slot per step; {@code full} grows from {@code stored − steps/2} to
  * {@code stored + steps/2}, so it averages the same size.
  *
- * <pre>{@code java -cp target/test-classes:target/classes:<deps> dev.kvlab.cache.policy.PolicyOverheadBenchmark}</pre>
+ * <pre>{@code java -cp target/test-classes:target/classes:<deps> dev.kvlab.bench.PolicyOverheadBenchmark}</pre>
  */
 public final class PolicyOverheadBenchmark {
     private static final int STEPS = 200;
