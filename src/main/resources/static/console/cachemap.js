@@ -96,8 +96,9 @@ function drawLayers(container, layers) {
   chart(container, {
     title: title('kept per layer (share of KV heads)'),
     tooltip: { formatter: x => `layer ${x.value[1]}, position ${x.value[0]}: ${percent(x.value[2])}` },
-    grid: { ...GRID, bottom: 30, top: 30 },
-    xAxis: { type: 'category', data: layers[0].kept.map((_, p) => p), name: 'position' },
+    grid: { ...GRID, left: 40, bottom: 40, top: 30 },
+    xAxis: { type: 'category', data: layers[0].kept.map((_, p) => p), name: 'position', nameLocation: 'middle',
+      nameGap: 24 },
     yAxis: { type: 'category', data: layers.map((_, i) => `L${i}`) },
     visualMap: { min: 0, max: 1, show: false, inRange: { color: ['#ffffff', '#0072B2'] } },
     series: [{ type: 'heatmap', data }],

@@ -38,7 +38,7 @@ export function disposeWithin(parent) {
 
 /** A value axis, logarithmic when asked (where the figures span orders of magnitude). */
 export function valueAxis(name, log = false, extra = {}) {
-  return { type: log ? 'log' : 'value', name, nameLocation: 'middle', nameGap: 40, scale: !log, ...extra };
+  return { type: log ? 'log' : 'value', name, nameLocation: 'middle', nameGap: 56, scale: !log, ...extra };
 }
 
 export function title(text) {
@@ -46,4 +46,4 @@ export function title(text) {
 }
 
 export const LEGEND = { type: 'scroll', bottom: 0 };
-export const GRID = { left: 64, right: 24, top: 40, bottom: 64 };
+export const GRID = { left: 80, right: 24, top: 40, bottom: 64 };

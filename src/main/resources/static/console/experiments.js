@@ -20,7 +20,7 @@ function progressCell(p) {
 export async function refreshList() {
   const page = await getJson('/experiments?page=0&size=20');
   list.replaceChildren(...page.items.map(x => el('tr', {
-    dataset: { id: x.id }, class: x.id === shownId ? 'selected' : null, onclick: () => show(x.id),
+    dataset: { id: x.id }, class: x.id === shownId ? 'selected' : null, onclick: () => show(x.id).catch(failed),
   },
   el('td', { text: new Date(x.created_at).toLocaleString() }), el('td', { text: x.kind }),
   el('td', { text: x.name ?? '' }), el('td', { class: `status status-${x.status}`, text: x.status }),
@@ -106,6 +106,10 @@ export async function show(id) {
   }
 }
 
+function failed(e) {
+  document.getElementById('experiment-error').textContent = e.message;
+}
+
 function showFields() {
   document.getElementById('experiment-fields').replaceChildren(...fieldInputs(kindSelect.value, el));
 }
@@ -126,7 +130,7 @@ async function submit(event) {
     if (name) body.name = name;
     const created = await postJson('/experiments', body);
     await refreshList();
-    show(created.id);
+    show(created.id).catch(failed);
   } catch (e) {
     error.textContent = e.message;
   }
