@@ -105,7 +105,8 @@ class ConsoleBrowserTest {
         }
         List<WebElement> fullTokens = tokens(columns.get(0));
         List<WebElement> h2oTokens = tokens(columns.get(1));
-        assertThat(fullTokens).hasSizeGreaterThan(32).hasSameSizeAs(h2oTokens);
+        assertThat(fullTokens).hasSizeGreaterThan(32);
+        assertThat(h2oTokens).hasSizeGreaterThan(32);
         assertThat(classes(fullTokens, "evicted")).as("a full cache keeps every token").isZero();
         assertThat(classes(h2oTokens, "evicted")).as("h2o at budget 32 evicts").isPositive();
         assertThat(columns.get(1).getText()).contains("evicted").contains("compression ratio");
