@@ -18,8 +18,10 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The optional API key ({@code kvlab.security.api-key}): when set, every request but the probes
- * ({@code /actuator/health…}) and the metrics scrape ({@code /actuator/prometheus}) must carry
- * {@code Authorization: Bearer <key>}, as OpenAI clients send it; others get 401 problem+json with
+ * ({@code /actuator/health…}), the metrics scrape ({@code /actuator/prometheus}) and GETs of the web
+ * console's static files ({@code /}, {@code /index.html}, {@code /favicon.ico}, {@code /console/…},
+ * {@code /webjars/…}; they hold no data: the console asks for the key and sends it with every data
+ * request) must carry {@code Authorization: Bearer <key>}, as OpenAI clients send it; others get 401 problem+json with
  * {@code WWW-Authenticate}. Paths are compared after the container has decoded and normalized them.
  */
 @Component
@@ -42,9 +44,17 @@ class ApiKeyFilter extends OncePerRequestFilter {
                 || path.equals("/actuator/prometheus");
     }
 
+    /** The console's page and static files. */
+    static boolean isConsoleAsset(String path) {
+        return path.equals("/") || path.equals("/index.html") || path.equals("/favicon.ico")
+                || path.startsWith("/console/") || path.startsWith("/webjars/");
+    }
+
     @Override
     protected boolean shouldNotFilter(HttpServletRequest request) {
-        return key == null || isOpen(path(request));
+        String path = path(request);
+        boolean read = request.getMethod().equals("GET") || request.getMethod().equals("HEAD");
+        return key == null || isOpen(path) || read && isConsoleAsset(path);
     }
 
     @Override

@@ -224,6 +224,21 @@ class HardeningIntegrationTest {
                 .isEqualTo(401);
     }
 
+    @Test
+    void theConsolesStaticFilesLoadWithoutTheKeyAndNothingElseDoes() {
+        for (String asset : List.of("/", "/index.html", "/favicon.ico", "/console/main.js", "/console/console.css",
+                "/webjars/echarts/dist/echarts.min.js")) {
+            assertThat(get(asset, null).statusCode()).as(asset).isEqualTo(200);
+        }
+        assertThat(get("/", null).body()).contains("<script type=\"module\"");
+        assertThat(get("/status", null).statusCode()).isEqualTo(401);
+        assertThat(get("/experiments", null).statusCode()).isEqualTo(401);
+        assertThat(get("/console/../status", null).statusCode()).isIn(400, 401, 404);
+        assertThat(get("/webjars/../model", null).statusCode()).isIn(400, 401, 404);
+        assertThat(HttpFixture.send(HttpFixture.post(port, "/", "{}").build()).statusCode()).isEqualTo(401);
+        assertThat(HttpFixture.send(HttpFixture.post(port, "/console/x", "{}").build()).statusCode()).isEqualTo(401);
+    }
+
     private HttpResponse<String> get(String path, String authorization) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).GET();
         if (authorization != null) {
