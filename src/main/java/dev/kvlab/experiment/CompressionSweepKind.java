@@ -1,14 +1,14 @@
 package dev.kvlab.experiment;
 
 import dev.kvlab.data.HeldOutText;
-import dev.kvlab.data.PassKeyDocuments;
 import dev.kvlab.data.PassKeyDocuments.PassKeyDocument;
+import dev.kvlab.data.PassKeyDocuments;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.GenerationResult;
 import dev.kvlab.generation.PerplexityEvaluator;
 import dev.kvlab.generation.SamplingParams;
 import dev.kvlab.model.Architecture;
-import dev.kvlab.serving.ApiException;
+import dev.kvlab.serving.web.ApiException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

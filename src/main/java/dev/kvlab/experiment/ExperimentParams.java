@@ -1,6 +1,6 @@
 package dev.kvlab.experiment;
 
-import dev.kvlab.serving.ApiException;
+import dev.kvlab.serving.web.ApiException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;

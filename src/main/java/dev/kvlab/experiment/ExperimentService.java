@@ -6,7 +6,7 @@ import dev.kvlab.config.ExperimentProperties;
 import dev.kvlab.experiment.ExperimentRepository.CellRow;
 import dev.kvlab.experiment.ExperimentRepository.ExperimentRow;
 import dev.kvlab.experiment.ExperimentRepository.ExperimentSummary;
-import dev.kvlab.serving.ApiException;
+import dev.kvlab.serving.web.ApiException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -4,7 +4,7 @@ import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.cache.policy.PolicyException;
 import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.model.Architecture;
-import dev.kvlab.serving.ApiException;
+import dev.kvlab.serving.web.ApiException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

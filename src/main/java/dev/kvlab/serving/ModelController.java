@@ -7,7 +7,7 @@ import org.springframework.web.bind.annotation.RestController;
 
 /** {@code GET /model}: the loaded model's shape, dtype, device and KV bytes per token. */
 @RestController
-class ModelController {
+public class ModelController {
 
     private final ModelInfo info;
 

@@ -15,7 +15,7 @@ import java.nio.file.Path;
  * @param dtype compute dtype of weights and cache, e.g. {@code float32}
  * @param device {@code cpu} or {@code gpu:N}
  */
-record ModelInfo(
+public record ModelInfo(
         @JsonProperty("model") String model,
         @JsonProperty("architecture") String architecture,
         @JsonProperty("parameters") long parameters,
@@ -30,7 +30,7 @@ record ModelInfo(
         @JsonProperty("kv_bytes_per_token") long kvBytesPerToken) {
 
     /** The model folder's name, e.g. {@code kvlab-tiny}: what clients call the model, never its path. */
-    static String name(Path dir) {
+    public static String name(Path dir) {
         Path name = dir.toAbsolutePath().normalize().getFileName();
         return name == null ? "kvlab" : name.toString();
     }

@@ -5,7 +5,7 @@ import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 
 /** Turns a {@link ModelLoadException} into Spring Boot's short "APPLICATION FAILED TO START" report. */
-class ModelLoadFailureAnalyzer extends AbstractFailureAnalyzer<ModelLoadException> {
+public class ModelLoadFailureAnalyzer extends AbstractFailureAnalyzer<ModelLoadException> {
 
     @Override
     protected FailureAnalysis analyze(Throwable rootFailure, ModelLoadException cause) {
