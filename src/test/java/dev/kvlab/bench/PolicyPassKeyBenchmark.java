@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
  * ./mvnw -q -Pbench -Dbench.main=dev.kvlab.bench.PolicyPassKeyBenchmark \
  *     -Dbench.args="models/kvlab-tiny --ratios 0.5,0.25 --lengths 384,640,1000 --trials 3"
  * </pre>
- * {@code --policies} takes {@code name} or {@code name:key=value:…} entries separated by commas.
+ * {@code --chunk N} sets the prefill chunk (512, as {@code kvlab.prefill.chunk}). {@code --policies} takes {@code name} or {@code name:key=value:…} entries separated by commas.
  */
 public final class PolicyPassKeyBenchmark {
     private PolicyPassKeyBenchmark() {}
@@ -41,6 +41,7 @@ public final class PolicyPassKeyBenchmark {
         int[] lengths = {384, 640, 1000};
         double[] depths = {0.1, 0.5, 0.9};
         int trials = 3;
+        int chunk = 512; // kvlab.prefill.chunk: prompt tokens per forward pass
         List<String> policies = List.of("h2o", "snapkv", "snapkv:window=16", "knorm", "tova", "streaming",
                 "entropy-merge", "random");
         for (int i = 0; i < args.length; i++) {
@@ -50,6 +51,7 @@ public final class PolicyPassKeyBenchmark {
                 case "--lengths" -> lengths = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt)
                         .toArray();
                 case "--trials" -> trials = Integer.parseInt(args[++i]);
+                case "--chunk" -> chunk = Integer.parseInt(args[++i]);
                 case "--policies" -> policies = List.of(args[++i].split(","));
                 default -> {
                     if (i > 0 || args[i].startsWith("--")) {
@@ -61,7 +63,7 @@ public final class PolicyPassKeyBenchmark {
         ModelFolder folder = ModelFolder.open(dir);
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
-            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 512);
+            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), chunk);
             PassKeyDocuments filler = new PassKeyDocuments(PassKeyDocuments.sentences(HeldOutText.builtIn()),
                     s -> tokenizer.encode(s).length);
             List<PassKeyDocument> documents = new ArrayList<>();
