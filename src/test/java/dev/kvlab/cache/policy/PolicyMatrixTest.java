@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
-import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.RopeMode;
@@ -135,44 +134,6 @@ class PolicyMatrixTest {
         return new Random(seed).ints(count, 0, model.config().vocabSize()).toArray();
     }
 
-    /** A policy that checks the budget around every compaction of the policy it wraps. */
-    static final class Watched implements CachePolicy {
-        final BoundedPolicy inner;
-        final List<String> violations = new ArrayList<>();
-        int tokensThisForward;
-
-        Watched(CachePolicy inner) {
-            this.inner = (BoundedPolicy) inner;
-        }
-
-        @Override
-        public void afterAttention(int layer, LayerCache cache, AttentionObservation attention, long seenTokens) {
-            int before = cache.stored();
-            int waiting = inner.compactEvery() - 1; // slots allowed over the budget between compactions
-            int layers = cache.spec().layers();
-            int allowedBefore = inner.budgetAt(layer, layers, seenTokens - tokensThisForward) + waiting + tokensThisForward;
-            if (before > allowedBefore) {
-                violations.add("layer " + layer + " held " + before + " > budget + waiting + chunk " + allowedBefore);
-            }
-            inner.afterAttention(layer, cache, attention, seenTokens);
-            int budget = inner.budgetAt(layer, layers, seenTokens);
-            if (cache.stored() > budget + waiting) {
-                violations.add("layer " + layer + " kept " + cache.stored() + " after compaction at seen " + seenTokens);
-            }
-            if (cache.stored() < before && cache.stored() != budget) {
-                violations.add("layer " + layer + " compacted to " + cache.stored() + ", not the budget " + budget);
-            }
-        }
-
-        @Override public String name() { return inner.name(); }
-        @Override public Map<String, Object> params() { return inner.params(); }
-        @Override public RopeMode ropeMode() { return inner.ropeMode(); }
-        @Override public boolean hasFixedBudget() { return inner.hasFixedBudget(); }
-        @Override public int maxSlots() { return inner.maxSlots(); }
-        @Override public int maxSlots(int layer, int layers) { return inner.maxSlots(layer, layers); }
-        @Override public boolean observesAttention() { return inner.observesAttention(); }
-    }
-
     /**
      * Prefills {@code prompt} in chunks, then decodes {@code decode} more tokens (teacher-forced), calling
      * {@code check} after every forward; returns every forward's last-position logits.
@@ -180,7 +141,7 @@ class PolicyMatrixTest {
     static List<float[]> run(TransformerModel model, CachePolicy policy, int chunk, int[] sequence, int promptLength,
             Consumer<KvCache> check) {
         List<float[]> logits = new ArrayList<>();
-        Watched watched = policy instanceof BoundedPolicy ? new Watched(policy) : null;
+        WatchedPolicy watched = policy instanceof BoundedPolicy ? new WatchedPolicy(policy) : null;
         try (KvCache cache = model.newCache(watched != null ? watched : policy, chunk)) {
             int from = 0;
             while (from < sequence.length) {
