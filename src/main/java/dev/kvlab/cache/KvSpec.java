@@ -28,7 +28,16 @@ public record KvSpec(int layers, int kvHeads, int headDim, DataType dtype) {
             return layerBytes(slots);
         }
         long exact = Math.min(slots, q.residual());
-        return layerBytes(exact) + (slots - exact) * 2L * kvHeads * q.quantizedRowBytes(headDim);
+        return layerBytes(slots - exact, exact, q);
+    }
+
+    /**
+     * One layer holding {@code quantized} slots as codes and {@code exact} in the cache dtype. After an
+     * eviction a window may hold fewer than {@code residual} slots (a slot is never taken back out of
+     * the codes), so this is at most {@link #layerBytes(long, Quantization)} of the same slots.
+     */
+    public long layerBytes(long quantized, long exact, Quantization q) {
+        return layerBytes(exact) + quantized * 2L * kvHeads * q.quantizedRowBytes(headDim);
     }
 
     /** What one more token costs a full cache across all layers. */

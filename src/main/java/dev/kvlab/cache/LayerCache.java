@@ -23,9 +23,8 @@ import java.util.Objects;
  *
  * <p>With a {@link Quantization}, keys and values live in two {@link QuantizedSlots} instead of the
  * buffers, and every read dequantizes them (a few native ops per layer and step). A compaction works
- * on the dequantized slots and quantizes the result again: gathered slots get the same codes back
- * (a quantized group reads back on its own grid), and a merged slot is averaged in full precision,
- * then quantized once.
+ * on the dequantized slots; slots that stay quantized keep their codes, and a merged slot is averaged
+ * in full precision, then quantized once ({@link QuantizedSlots#compact}).
  */
 public final class LayerCache {
     private final KvSpec spec;
@@ -248,13 +247,11 @@ public final class LayerCache {
         NDArray rows = rowIndex(plan.keep(), newStored, stride);
         NDArray newKeys = keys.get(rows); // (kvHeads·newStored, d)
         NDArray newValues = values.get(rows);
-        if (plan.merges()) {
-            foldMerged(plan, stride, keys, values, newKeys, newValues);
-        }
+        long[] mergedRows = plan.merges() ? foldMerged(plan, stride, keys, values, newKeys, newValues) : new long[0];
         Shape shape = new Shape(spec.kvHeads(), newStored, spec.headDim());
         if (quantized) {
-            quantizedKeys.replace(newKeys.reshape(shape));
-            quantizedValues.replace(newValues.reshape(shape));
+            quantizedKeys.compact(newKeys.reshape(shape), plan.keep(), mergedRows);
+            quantizedValues.compact(newValues.reshape(shape), plan.keep(), mergedRows);
         } else {
             SlotRanges.write(keyBuffer, 0, newKeys.reshape(shape));
             SlotRanges.write(valueBuffer, 0, newValues.reshape(shape));
@@ -274,12 +271,12 @@ public final class LayerCache {
         return manager.create(index);
     }
 
-    /** Overwrites every target that absorbed other slots with the count-weighted mean of its sources. */
-    private void foldMerged(CompactionPlan plan, int stride, NDArray keys, NDArray values, NDArray newKeys,
+    /** Overwrites every target that absorbed other slots with the count-weighted mean of its sources; returns their rows. */
+    private long[] foldMerged(CompactionPlan plan, int stride, NDArray keys, NDArray values, NDArray newKeys,
             NDArray newValues) {
         MergeWeights m = merges.weights(plan, stride);
         if (m.targets() == 0) {
-            return;
+            return new long[0];
         }
         NDArray from = manager.create(m.sourceRows());
         NDArray w = HostArrays.floats(manager, m.weights(), new Shape(m.targets(), m.sources()))
@@ -287,6 +284,7 @@ public final class LayerCache {
         NDIndex to = new NDIndex("{}", manager.create(m.targetRows()));
         newKeys.set(to, w.matMul(keys.get(from)));
         newValues.set(to, w.matMul(values.get(from)));
+        return m.targetRows();
     }
 
     public int stored() {
@@ -295,7 +293,8 @@ public final class LayerCache {
 
     /** Bytes the stored slots occupy (the allocated buffer may be larger, see {@link #allocatedBytes()}). */
     public long bytes() {
-        return spec.layerBytes(stored(), quantization);
+        return quantizedKeys == null ? spec.layerBytes(stored())
+                : spec.layerBytes(quantizedKeys.quantized(), stored() - quantizedKeys.quantized(), quantization);
     }
 
     public long allocatedBytes() {

@@ -9,7 +9,8 @@ import java.util.Map;
  * codes with a scale and a zero point per group of {@code groupSize} numbers along the head dimension,
  * one set per slot and KV head (see {@link GroupQuantizer}). The newest {@code residual} slots of a
  * layer stay in the cache dtype and are quantized as they leave that window, so the tokens attention
- * weighs most are exact. It composes with every policy: a slot's codes need no other slot, so
+ * weighs most are exact (after an eviction the window may hold fewer until new tokens refill it: a
+ * slot is quantized once and never taken back out of its codes). It composes with every policy: a slot's codes need no other slot, so
  * eviction gathers slots as it does unquantized ones.
  *
  * @param bits 0 (none), 8 or 4

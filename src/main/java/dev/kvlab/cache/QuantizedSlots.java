@@ -3,6 +3,7 @@ package dev.kvlab.cache;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
@@ -93,17 +94,65 @@ final class QuantizedSlots {
         quantized += leaving;
     }
 
-    /** Replaces every slot by {@code all} (kvHeads, n, headDim): the newest {@code residual} kept exact. */
-    void replace(NDArray all) {
+    /**
+     * Replaces every slot by {@code all} (kvHeads, n, headDim), the newest {@code residual} kept exact. A
+     * slot that was quantized stays quantized, with its codes: new slot {@code i} of head {@code h} copies
+     * old slot {@code keep[h][i]} unless its row {@code h·n + i} is in {@code mergedRows}. Quantizing a
+     * slot again would move its grid (the stored f16 zero point and scale are rounded outward), and a
+     * slot kept through hundreds of compactions would drift; so only merged slots and slots leaving the
+     * exact window are quantized.
+     */
+    void compact(NDArray all, int[][] keep, long[] mergedRows) {
         int n = (int) all.getShape().get(1);
         int leaving = Math.max(0, n - q.residual());
-        quantized = 0;
+        for (int[] slots : keep) { // slots quantized before stay so, even if the window holds fewer than residual
+            int i = 0;
+            while (i < n && slots[i] < quantized) {
+                i++;
+            }
+            leaving = Math.max(leaving, i);
+        }
         if (leaving > 0) {
-            store(0, SlotRanges.view(all, 0, leaving));
+            GroupQuantizer.Codes fresh = GroupQuantizer.quantize(SlotRanges.view(all, 0, leaving), q);
+            copyKept(fresh, keep, n, leaving, mergedRows);
+            if (leaving > capacity) {
+                reserve(leaving);
+            }
+            SlotRanges.write(codes, 0, fresh.codes());
+            SlotRanges.write(scales, 0, fresh.scales());
+            SlotRanges.write(zeros, 0, fresh.zeros());
         }
         quantized = leaving;
         if (n > leaving) {
             write(leaving, SlotRanges.view(all, leaving, n));
+        }
+    }
+
+    /** Overwrites the rows of {@code fresh} whose slot was quantized before with its old codes. */
+    private void copyKept(GroupQuantizer.Codes fresh, int[][] keep, int n, int leaving, long[] mergedRows) {
+        java.util.Set<Long> merged = new java.util.HashSet<>();
+        for (long row : mergedRows) {
+            merged.add(row);
+        }
+        long[] to = new long[keep.length * leaving];
+        long[] from = new long[to.length];
+        int count = 0;
+        for (int h = 0; h < keep.length; h++) {
+            for (int i = 0; i < leaving; i++) {
+                if (keep[h][i] < quantized && !merged.contains((long) h * n + i)) {
+                    to[count] = (long) h * leaving + i;
+                    from[count++] = (long) h * capacity + keep[h][i];
+                }
+            }
+        }
+        if (count == 0) {
+            return;
+        }
+        NDIndex target = new NDIndex("{}", manager.create(java.util.Arrays.copyOf(to, count)));
+        NDArray source = manager.create(java.util.Arrays.copyOf(from, count));
+        for (NDArray[] pair : new NDArray[][] {{fresh.codes(), codes}, {fresh.scales(), scales}, {fresh.zeros(), zeros}}) {
+            long width = pair[1].getShape().get(2);
+            pair[0].reshape(-1, width).set(target, pair[1].reshape(-1, width).get(source)); // views: writes fresh
         }
     }
 
@@ -116,6 +165,11 @@ final class QuantizedSlots {
         SlotRanges.write(codes, from, c.codes());
         SlotRanges.write(scales, from, c.scales());
         SlotRanges.write(zeros, from, c.zeros());
+    }
+
+    /** The oldest slots, stored as codes; the window holds the rest (at most {@code residual} once settled). */
+    int quantized() {
+        return quantized;
     }
 
     /** Slots {@code [0, slots)} dequantized, (kvHeads, slots, headDim) in the cache dtype. */

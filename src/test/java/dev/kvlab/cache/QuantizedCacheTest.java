@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A {@code full} cache stored as int8 against the same cache unquantized: its bytes are its tensors'
  * sizes and below a third of f32, the exact window holds the newest slots, the logits stay close, and
- * greedy decoding on the shipped model picks the same tokens.
+ * greedy decoding on the shipped model picks the same tokens; slots a policy keeps keep their codes.
  */
 class QuantizedCacheTest {
     /** Largest |Δ logit| allowed for int8 (groups of 8, a window of 16) on the random fixture; 0.027 measured. */
@@ -65,6 +65,42 @@ class QuantizedCacheTest {
             int[] int8 = greedy(model, new FullPolicy(new Quantization(8, 32, 32)), prompt, 24);
             assertThat(int8).isEqualTo(full);
         }
+    }
+
+    @Test
+    void slotsKeptThroughManyEvictionsReadBackUnchanged() {
+        KvSpec spec = new KvSpec(1, 2, 16, ai.djl.ndarray.types.DataType.FLOAT32);
+        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+            LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(8, 8, 2));
+            Random random = new Random(11);
+            for (int t = 0; t < 12; t++) {
+                layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), t);
+            }
+            float[] before = null;
+            for (int step = 0; step < 200; step++) { // a token arrives, the newest one goes again
+                layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), 12 + step);
+                int[] keep = java.util.stream.IntStream.range(0, 12).toArray();
+                layer.compact(CompactionPlan.dropOnly(new int[][] {keep, keep}));
+                if (step == 0) { // slots 0..10 quantized, 11 exact: none of them is quantized again
+                    before = layer.keys().toFloatArray();
+                }
+            }
+            assertThat(layer.keys().toFloatArray()).isEqualTo(before);
+            long real = 0;
+            for (NDArray t : layer.storedTensors()) {
+                real += t.size() * t.getDataType().getNumOfBytes();
+            }
+            assertThat(layer.bytes()).isEqualTo(real).isLessThan(spec.layerBytes(12, new Quantization(8, 8, 2)) + 1);
+            layer.close();
+        }
+    }
+
+    private static NDArray randomToken(ai.djl.ndarray.NDManager manager, KvSpec spec, Random random) {
+        float[] x = new float[spec.kvHeads() * spec.headDim()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        return manager.create(x, new ai.djl.ndarray.types.Shape(spec.kvHeads(), 1, spec.headDim()));
     }
 
     /** Feeds {@code tokens} one at a time; returns each position's logits. */
