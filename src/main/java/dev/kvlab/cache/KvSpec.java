@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.DataType;
  * The frozen shape of a model's KV cache. It owns the byte formula, so every figure kvlab reports
  * (response, metrics, capacity prediction, OOM sweep) comes from one place:
  * {@code 2 × kvHeads × slots × headDim × bytes(dtype)} per layer unquantized; with a
- * {@link Quantization}, the newest {@code residual} slots at that size and every older slot at
+ * {@link Quantization}, at most the newest {@link Quantization#windowLimit()} slots at that size and every older slot at
  * {@code 2 × kvHeads × (headDim × bits / 8 + 2 × headDim / groupSize × 2)} (codes, f16 scales and
  * zero points).
  */
@@ -22,19 +22,21 @@ public record KvSpec(int layers, int kvHeads, int headDim, DataType dtype) {
         return slots * bytesPerSlot();
     }
 
-    /** One layer holding {@code slots} slots per head stored as {@code q} says. */
+    /**
+     * The most one layer holding {@code slots} slots per head stored as {@code q} says takes: its window
+     * full ({@link Quantization#windowLimit()}), for memory predictions.
+     */
     public long layerBytes(long slots, Quantization q) {
         if (!q.enabled()) {
             return layerBytes(slots);
         }
-        long exact = Math.min(slots, q.residual());
+        long exact = Math.min(slots, q.windowLimit());
         return layerBytes(slots - exact, exact, q);
     }
 
     /**
-     * One layer holding {@code quantized} slots as codes and {@code exact} in the cache dtype. After an
-     * eviction a window may hold fewer than {@code residual} slots (a slot is never taken back out of
-     * the codes), so this is at most {@link #layerBytes(long, Quantization)} of the same slots.
+     * One layer holding {@code quantized} slots as codes and {@code exact} in the cache dtype: what a
+     * cache reports; at most {@link #layerBytes(long, Quantization)} of the same slots.
      */
     public long layerBytes(long quantized, long exact, Quantization q) {
         return layerBytes(exact) + quantized * 2L * kvHeads * q.quantizedRowBytes(headDim);

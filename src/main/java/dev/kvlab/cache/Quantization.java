@@ -8,8 +8,8 @@ import java.util.Map;
  * How a cache stores its keys and values: in the cache dtype ({@link #NONE}), or as {@code bits}-bit
  * codes with a scale and a zero point per group of {@code groupSize} numbers along the head dimension,
  * one set per slot and KV head (see {@link GroupQuantizer}). The newest {@code residual} slots of a
- * layer stay in the cache dtype and are quantized as they leave that window, so the tokens attention
- * weighs most are exact (after an eviction the window may hold fewer until new tokens refill it: a
+ * layer stay in the cache dtype and are quantized as they leave that window, {@link #FLUSH_SLOTS} at a
+ * time (so up to {@link #windowLimit()} wait there), so the tokens attention weighs most are exact (after an eviction the window may hold fewer until new tokens refill it: a
  * slot is quantized once and never taken back out of its codes). It composes with every policy: a slot's codes need no other slot, so
  * eviction gathers slots as it does unquantized ones.
  *
@@ -23,6 +23,8 @@ public record Quantization(int bits, int groupSize, int residual) {
     public static final int DEFAULT_RESIDUAL = 32;
     /** Keys and values in the cache dtype. */
     public static final Quantization NONE = new Quantization(0, DEFAULT_GROUP_SIZE, DEFAULT_RESIDUAL);
+    /** Slots that leave the window at once: the window holds {@code residual} to {@code residual + 31} slots. */
+    public static final int FLUSH_SLOTS = 32;
     /** Bytes of one stored scale or zero point (f16). */
     static final int METADATA_BYTES = 2;
 
@@ -42,6 +44,11 @@ public record Quantization(int bits, int groupSize, int residual) {
 
     public boolean enabled() {
         return bits > 0;
+    }
+
+    /** The most slots a layer's window holds in the cache dtype: {@code residual + FLUSH_SLOTS − 1}. */
+    public int windowLimit() {
+        return residual + FLUSH_SLOTS - 1;
     }
 
     /** The largest code, {@code 2^bits − 1}. */

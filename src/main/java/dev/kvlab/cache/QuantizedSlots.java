@@ -7,7 +7,10 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The keys, or the values, of one layer stored as {@link Quantization} says: slots {@code [0, quantized)}
@@ -81,13 +84,17 @@ final class QuantizedSlots {
         SlotRanges.write(window, offset, x.toType(spec.dtype(), false));
     }
 
-    /** Quantizes the oldest window slots until at most {@code residual} of the {@code stored} remain. */
+    /**
+     * Once the window holds more than {@link Quantization#windowLimit()} of the {@code stored} slots,
+     * quantizes its oldest down to {@code residual}: slots leave it {@link Quantization#FLUSH_SLOTS} at a
+     * time, so most decode steps quantize nothing.
+     */
     void settle(int stored) {
         int inWindow = stored - quantized;
-        int leaving = inWindow - q.residual();
-        if (leaving <= 0) {
+        if (inWindow <= q.windowLimit()) {
             return;
         }
+        int leaving = inWindow - q.residual();
         store(quantized, SlotRanges.view(window, 0, leaving));
         NDArray rest = SlotRanges.view(window, leaving, inWindow).duplicate(); // the ranges overlap
         SlotRanges.write(window, 0, rest);
@@ -95,17 +102,17 @@ final class QuantizedSlots {
     }
 
     /**
-     * Replaces every slot by {@code all} (kvHeads, n, headDim), the newest {@code residual} kept exact. A
-     * slot that was quantized stays quantized, with its codes: new slot {@code i} of head {@code h} copies
-     * old slot {@code keep[h][i]} unless its row {@code h·n + i} is in {@code mergedRows}. Quantizing a
-     * slot again would move its grid (the stored f16 zero point and scale are rounded outward), and a
-     * slot kept through hundreds of compactions would drift; so only merged slots and slots leaving the
-     * exact window are quantized.
+     * Replaces every slot by {@code all} (kvHeads, n, headDim). A slot that was quantized stays quantized
+     * with its codes, gathered: new slot {@code i} of head {@code h} copies old slot {@code keep[h][i]}
+     * unless its row {@code h·n + i} is in {@code mergedRows}. Quantizing a kept slot again would move
+     * its grid (the stored f16 zero point and scale are rounded outward), and a slot kept through
+     * hundreds of compactions would drift; so only merged slots and slots leaving the window are
+     * quantized, from {@code all}.
      */
     void compact(NDArray all, int[][] keep, long[] mergedRows) {
         int n = (int) all.getShape().get(1);
-        int leaving = Math.max(0, n - q.residual());
-        for (int[] slots : keep) { // slots quantized before stay so, even if the window holds fewer than residual
+        int leaving = Math.max(0, n - q.windowLimit());
+        for (int[] slots : keep) { // slots quantized before stay so, even if the window then holds fewer
             int i = 0;
             while (i < n && slots[i] < quantized) {
                 i++;
@@ -113,14 +120,10 @@ final class QuantizedSlots {
             leaving = Math.max(leaving, i);
         }
         if (leaving > 0) {
-            GroupQuantizer.Codes fresh = GroupQuantizer.quantize(SlotRanges.view(all, 0, leaving), q);
-            copyKept(fresh, keep, n, leaving, mergedRows);
             if (leaving > capacity) {
                 reserve(leaving);
             }
-            SlotRanges.write(codes, 0, fresh.codes());
-            SlotRanges.write(scales, 0, fresh.scales());
-            SlotRanges.write(zeros, 0, fresh.zeros());
+            gather(all, keep, n, leaving, mergedRows);
         }
         quantized = leaving;
         if (n > leaving) {
@@ -128,31 +131,45 @@ final class QuantizedSlots {
         }
     }
 
-    /** Overwrites the rows of {@code fresh} whose slot was quantized before with its old codes. */
-    private void copyKept(GroupQuantizer.Codes fresh, int[][] keep, int n, int leaving, long[] mergedRows) {
-        java.util.Set<Long> merged = new java.util.HashSet<>();
+    /** Rebuilds the first {@code leaving} quantized slots: old codes where kept, fresh ones elsewhere. */
+    private void gather(NDArray all, int[][] keep, int n, int leaving, long[] mergedRows) {
+        Set<Long> merged = new HashSet<>();
         for (long row : mergedRows) {
             merged.add(row);
         }
-        long[] to = new long[keep.length * leaving];
-        long[] from = new long[to.length];
+        int heads = keep.length;
+        long[] from = new long[heads * leaving];
+        long[] fresh = new long[from.length]; // rows of the new layout to quantize
+        long[] freshSources = new long[from.length]; // their rows in all, (kvHeads·n)
         int count = 0;
-        for (int h = 0; h < keep.length; h++) {
+        for (int h = 0; h < heads; h++) {
             for (int i = 0; i < leaving; i++) {
-                if (keep[h][i] < quantized && !merged.contains((long) h * n + i)) {
-                    to[count] = (long) h * leaving + i;
-                    from[count++] = (long) h * capacity + keep[h][i];
+                int s = keep[h][i];
+                if (s < quantized && !merged.contains((long) h * n + i)) {
+                    from[h * leaving + i] = (long) h * capacity + s;
+                } else {
+                    fresh[count] = (long) h * leaving + i;
+                    freshSources[count++] = (long) h * n + i;
                 }
             }
         }
-        if (count == 0) {
-            return;
+        NDArray[] buffers = {codes, scales, zeros};
+        NDArray[] rebuilt = new NDArray[3];
+        NDArray index = manager.create(from);
+        for (int b = 0; b < 3; b++) {
+            rebuilt[b] = buffers[b].reshape(-1, buffers[b].getShape().get(2)).get(index); // (kvHeads·leaving, width)
         }
-        NDIndex target = new NDIndex("{}", manager.create(java.util.Arrays.copyOf(to, count)));
-        NDArray source = manager.create(java.util.Arrays.copyOf(from, count));
-        for (NDArray[] pair : new NDArray[][] {{fresh.codes(), codes}, {fresh.scales(), scales}, {fresh.zeros(), zeros}}) {
-            long width = pair[1].getShape().get(2);
-            pair[0].reshape(-1, width).set(target, pair[1].reshape(-1, width).get(source)); // views: writes fresh
+        if (count > 0) {
+            NDArray rows = all.reshape(-1, spec.headDim()).get(manager.create(Arrays.copyOf(freshSources, count)));
+            GroupQuantizer.Codes c = GroupQuantizer.quantize(rows.reshape(1, count, spec.headDim()), q);
+            NDIndex at = new NDIndex("{}", manager.create(Arrays.copyOf(fresh, count)));
+            NDArray[] parts = {c.codes(), c.scales(), c.zeros()};
+            for (int b = 0; b < 3; b++) {
+                rebuilt[b].set(at, parts[b].reshape(count, -1));
+            }
+        }
+        for (int b = 0; b < 3; b++) {
+            SlotRanges.write(buffers[b], 0, rebuilt[b].reshape(heads, leaving, -1));
         }
     }
 
@@ -167,7 +184,7 @@ final class QuantizedSlots {
         SlotRanges.write(zeros, from, c.zeros());
     }
 
-    /** The oldest slots, stored as codes; the window holds the rest (at most {@code residual} once settled). */
+    /** The oldest slots, stored as codes; the window holds the rest (at most {@link Quantization#windowLimit()}). */
     int quantized() {
         return quantized;
     }

@@ -73,15 +73,15 @@ class QuantizedCacheTest {
         try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
             LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(8, 8, 2));
             Random random = new Random(11);
-            for (int t = 0; t < 12; t++) {
+            for (int t = 0; t < 40; t++) { // slots 0..31 leave the window at the 34th
                 layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), t);
             }
             float[] before = null;
             for (int step = 0; step < 200; step++) { // a token arrives, the newest one goes again
-                layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), 12 + step);
-                int[] keep = java.util.stream.IntStream.range(0, 12).toArray();
+                layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), 40 + step);
+                int[] keep = java.util.stream.IntStream.range(0, 40).toArray();
                 layer.compact(CompactionPlan.dropOnly(new int[][] {keep, keep}));
-                if (step == 0) { // slots 0..10 quantized, 11 exact: none of them is quantized again
+                if (step == 0) { // slots 0..31 quantized, the rest exact: none of them is quantized again
                     before = layer.keys().toFloatArray();
                 }
             }
@@ -90,7 +90,7 @@ class QuantizedCacheTest {
             for (NDArray t : layer.storedTensors()) {
                 real += t.size() * t.getDataType().getNumOfBytes();
             }
-            assertThat(layer.bytes()).isEqualTo(real).isLessThan(spec.layerBytes(12, new Quantization(8, 8, 2)) + 1);
+            assertThat(layer.bytes()).isEqualTo(real).isLessThan(spec.layerBytes(40, new Quantization(8, 8, 2)) + 1);
             layer.close();
         }
     }

@@ -94,7 +94,7 @@ class PolicyMatrixTest {
             cases.add(Arguments.of("llama", spec("policy", policy, "budget_ratio", 0.5, "compact_every", 3,
                     "quantization", "int4", "group_size", 16, "residual", 0)));
             cases.add(Arguments.of("gpt2", spec("policy", policy, "budget", DEFAULTS_BUDGET,
-                    "quantization", "int8", "group_size", 16)));
+                    "quantization", "int8", "group_size", 16, "residual", 0)));
         }
         for (int budget : new int[] {12, 24}) { // the shipped policies' own parameters, at budgets that compact often
             for (Map<String, Object> s : List.of(
