@@ -4,6 +4,7 @@ import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.Quantization;
 import dev.kvlab.cache.RopeMode;
+import java.util.Collections;
 import java.util.Map;
 import java.util.Set;
 
@@ -31,7 +32,7 @@ public final class FullPolicy implements CachePolicy {
 
     @Override
     public Map<String, Object> params() {
-        return Map.copyOf(quantization.params());
+        return Collections.unmodifiableMap(quantization.params());
     }
 
     @Override
