@@ -35,10 +35,11 @@ public final class KvCache implements AutoCloseable {
         this.spec = spec;
         this.policy = policy;
         this.manager = manager;
+        policy.quantization().requireFits(spec.headDim());
         List<LayerCache> list = new ArrayList<>(spec.layers());
         for (int i = 0; i < spec.layers(); i++) {
             int hint = MemoryBudget.fixedSlots(policy, prefillChunk, i, spec.layers());
-            list.add(new LayerCache(spec, manager, hint));
+            list.add(new LayerCache(spec, manager, hint, policy.quantization()));
         }
         this.layers = Collections.unmodifiableList(list);
     }

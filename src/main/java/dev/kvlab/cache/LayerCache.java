@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -18,11 +20,19 @@ import java.util.Objects;
  * full: appending a token writes only its own slots (amortized O(1)), and a compaction rewrites
  * them in place. Policies decide in Java on the metadata; only the final gather or merge touches
  * the device. Merge counts and their bias are kept by {@link SlotMerges}.
+ *
+ * <p>With a {@link Quantization}, keys and values live in two {@link QuantizedSlots} instead of the
+ * buffers, and every read dequantizes them (a few native ops per layer and step). A compaction works
+ * on the dequantized slots; slots that stay quantized keep their codes, and a merged slot is averaged
+ * in full precision, then quantized once ({@link QuantizedSlots#compact}).
  */
 public final class LayerCache {
     private final KvSpec spec;
     private final NDManager manager;
     private final int capacityHint;
+    private final Quantization quantization;
+    private final QuantizedSlots quantizedKeys; // null unless quantized
+    private final QuantizedSlots quantizedValues;
 
     private NDArray keyBuffer;
     private NDArray valueBuffer;
@@ -37,9 +47,16 @@ public final class LayerCache {
      *     prefill chunk so its buffer never grows); 0 to start from the first chunk's size
      */
     LayerCache(KvSpec spec, NDManager manager, int capacityHint) {
+        this(spec, manager, capacityHint, Quantization.NONE);
+    }
+
+    LayerCache(KvSpec spec, NDManager manager, int capacityHint, Quantization quantization) {
         this.spec = spec;
         this.manager = manager;
         this.capacityHint = capacityHint;
+        this.quantization = quantization;
+        this.quantizedKeys = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
+        this.quantizedValues = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
         this.slots = new SlotTable(spec.kvHeads());
         this.merges = new SlotMerges(slots);
     }
@@ -56,8 +73,13 @@ public final class LayerCache {
         int tokens = (int) keys.getShape().get(1);
         staged = 0;
         ensureCapacity(stored() + tokens);
-        SlotRanges.write(keyBuffer, stored(), keys.toType(spec.dtype(), false));
-        SlotRanges.write(valueBuffer, stored(), values.toType(spec.dtype(), false));
+        if (quantizedKeys != null) {
+            quantizedKeys.write(stored(), keys);
+            quantizedValues.write(stored(), values);
+        } else {
+            SlotRanges.write(keyBuffer, stored(), keys.toType(spec.dtype(), false));
+            SlotRanges.write(valueBuffer, stored(), values.toType(spec.dtype(), false));
+        }
         staged = tokens;
     }
 
@@ -67,6 +89,10 @@ public final class LayerCache {
     public void commit(int firstPosition) {
         slots.append(firstPosition, staged);
         staged = 0;
+        if (quantizedKeys != null) {
+            quantizedKeys.settle(stored());
+            quantizedValues.settle(stored());
+        }
     }
 
     /** Forgets staged slots: the buffer past the stored slots is free space again. */
@@ -85,6 +111,11 @@ public final class LayerCache {
             return;
         }
         int newCapacity = Math.max(needed, capacity == 0 ? Math.max(capacityHint, 16) : capacity * 2);
+        if (quantizedKeys != null) { // the quantized stores grow as slots leave their windows
+            capacity = newCapacity;
+            slots.reserve(newCapacity);
+            return;
+        }
         Shape shape = new Shape(spec.kvHeads(), newCapacity, spec.headDim());
         NDArray newKeys = manager.zeros(shape, spec.dtype());
         NDArray newValues = manager.zeros(shape, spec.dtype());
@@ -102,12 +133,12 @@ public final class LayerCache {
 
     /** A view of the stored keys and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray keys() {
-        return storedPart(keyBuffer);
+        return quantizedKeys != null ? quantizedKeys.read(slots()) : storedPart(keyBuffer);
     }
 
     /** A view of the stored values and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray values() {
-        return storedPart(valueBuffer);
+        return quantizedValues != null ? quantizedValues.read(slots()) : storedPart(valueBuffer);
     }
 
     /**
@@ -118,25 +149,26 @@ public final class LayerCache {
      * @param width at least {@link #slots()}
      */
     public NDArray paddedKeys(int width) {
-        return padded(keyBuffer, width);
+        return quantizedKeys != null ? padded(keys(), slots(), width) : padded(keyBuffer, capacity, width);
     }
 
     /** The values that go with {@link #paddedKeys}. */
     public NDArray paddedValues(int width) {
-        return padded(valueBuffer, width);
+        return quantizedValues != null ? padded(values(), slots(), width) : padded(valueBuffer, capacity, width);
     }
 
-    private NDArray padded(NDArray buffer, int width) {
+    /** The first {@code width} slots of {@code buffer}, which holds {@code length} slots, padded with zeros. */
+    private NDArray padded(NDArray buffer, int length, int width) {
         if (width < slots()) {
             throw new IllegalArgumentException("width " + width + " is less than the " + slots() + " slots");
         }
-        if (width == capacity) {
+        if (width == length) {
             return buffer;
         }
-        if (width < capacity) {
+        if (width < length) {
             return SlotRanges.view(buffer, 0, width);
         }
-        NDArray zeros = manager.zeros(new Shape(spec.kvHeads(), width - capacity, spec.headDim()), spec.dtype());
+        NDArray zeros = manager.zeros(new Shape(spec.kvHeads(), width - length, spec.headDim()), spec.dtype());
         return buffer.concat(zeros, 1);
     }
 
@@ -164,7 +196,8 @@ public final class LayerCache {
     /** The L2 norm of every stored key, per head: (kvHeads)(stored). */
     public float[][] keyNorms() {
         int stored = stored();
-        NDArray norms = SlotRanges.view(keyBuffer, 0, stored).toType(DataType.FLOAT32, false)
+        NDArray keys = quantizedKeys != null ? quantizedKeys.read(stored) : SlotRanges.view(keyBuffer, 0, stored);
+        NDArray norms = keys.toType(DataType.FLOAT32, false)
                 .norm(new int[] {-1}); // (kvHeads, stored)
         float[] flat = norms.toFloatArray();
         float[][] out = new float[spec.kvHeads()][];
@@ -207,37 +240,43 @@ public final class LayerCache {
      */
     public void compact(CompactionPlan plan) {
         int newStored = plan.newStored();
-        NDArray keys = keyBuffer.reshape(-1, spec.headDim()); // a view
-        NDArray values = valueBuffer.reshape(-1, spec.headDim());
-        NDArray rows = rowIndex(plan.keep(), newStored);
+        boolean quantized = quantizedKeys != null;
+        int stride = quantized ? stored() : capacity; // slots per head in the layout rows are taken from
+        NDArray keys = (quantized ? quantizedKeys.read(stored()) : keyBuffer).reshape(-1, spec.headDim());
+        NDArray values = (quantized ? quantizedValues.read(stored()) : valueBuffer).reshape(-1, spec.headDim());
+        NDArray rows = rowIndex(plan.keep(), newStored, stride);
         NDArray newKeys = keys.get(rows); // (kvHeads·newStored, d)
         NDArray newValues = values.get(rows);
-        if (plan.merges()) {
-            foldMerged(plan, keys, values, newKeys, newValues);
-        }
+        long[] mergedRows = plan.merges() ? foldMerged(plan, stride, keys, values, newKeys, newValues) : new long[0];
         Shape shape = new Shape(spec.kvHeads(), newStored, spec.headDim());
-        SlotRanges.write(keyBuffer, 0, newKeys.reshape(shape));
-        SlotRanges.write(valueBuffer, 0, newValues.reshape(shape));
+        if (quantized) {
+            quantizedKeys.compact(newKeys.reshape(shape), plan.keep(), mergedRows);
+            quantizedValues.compact(newValues.reshape(shape), plan.keep(), mergedRows);
+        } else {
+            SlotRanges.write(keyBuffer, 0, newKeys.reshape(shape));
+            SlotRanges.write(valueBuffer, 0, newValues.reshape(shape));
+        }
         merges.compact(plan);
     }
 
-    /** Row of each new slot in the flattened buffer: head h's slot s is row {@code h·capacity + s}. */
-    private NDArray rowIndex(int[][] keep, int newStored) {
+    /** Row of each new slot in the flattened buffer: head h's slot s is row {@code h·stride + s}. */
+    private NDArray rowIndex(int[][] keep, int newStored, int stride) {
         int heads = spec.kvHeads();
         long[] index = new long[heads * newStored];
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < newStored; i++) {
-                index[h * newStored + i] = (long) h * capacity + keep[h][i];
+                index[h * newStored + i] = (long) h * stride + keep[h][i];
             }
         }
         return manager.create(index);
     }
 
-    /** Overwrites every target that absorbed other slots with the count-weighted mean of its sources. */
-    private void foldMerged(CompactionPlan plan, NDArray keys, NDArray values, NDArray newKeys, NDArray newValues) {
-        MergeWeights m = merges.weights(plan, capacity);
+    /** Overwrites every target that absorbed other slots with the count-weighted mean of its sources; returns their rows. */
+    private long[] foldMerged(CompactionPlan plan, int stride, NDArray keys, NDArray values, NDArray newKeys,
+            NDArray newValues) {
+        MergeWeights m = merges.weights(plan, stride);
         if (m.targets() == 0) {
-            return;
+            return new long[0];
         }
         NDArray from = manager.create(m.sourceRows());
         NDArray w = HostArrays.floats(manager, m.weights(), new Shape(m.targets(), m.sources()))
@@ -245,6 +284,7 @@ public final class LayerCache {
         NDIndex to = new NDIndex("{}", manager.create(m.targetRows()));
         newKeys.set(to, w.matMul(keys.get(from)));
         newValues.set(to, w.matMul(values.get(from)));
+        return m.targetRows();
     }
 
     public int stored() {
@@ -253,12 +293,25 @@ public final class LayerCache {
 
     /** Bytes the stored slots occupy (the allocated buffer may be larger, see {@link #allocatedBytes()}). */
     public long bytes() {
-        return spec.layerBytes(stored());
+        return quantizedKeys == null ? spec.layerBytes(stored())
+                : spec.layerBytes(quantizedKeys.quantized(), stored() - quantizedKeys.quantized(), quantization);
     }
 
     public long allocatedBytes() {
-        return spec.layerBytes(capacity);
+        return quantizedKeys != null ? quantizedKeys.allocatedBytes() + quantizedValues.allocatedBytes()
+                : spec.layerBytes(capacity);
     }
+
+    /** Views of the tensors holding the stored slots (with quantization: codes, scales, zeros, windows); sizes sum to {@link #bytes()}. */
+    public List<NDArray> storedTensors() {
+        if (quantizedKeys != null) {
+            List<NDArray> all = new ArrayList<>(quantizedKeys.tensors(stored()));
+            all.addAll(quantizedValues.tensors(stored()));
+            return all;
+        }
+        return List.of(SlotRanges.view(keyBuffer, 0, stored()), SlotRanges.view(valueBuffer, 0, stored()));
+    }
+
 
     /** Original token position of each stored slot of {@code head}: a copy, (stored). */
     public int[] positions(int head) {
@@ -333,6 +386,10 @@ public final class LayerCache {
 
     /** Frees the device buffers; the cache is unusable afterwards. */
     void close() {
+        if (quantizedKeys != null) {
+            quantizedKeys.close();
+            quantizedValues.close();
+        }
         if (keyBuffer != null) {
             keyBuffer.close();
             valueBuffer.close();

@@ -14,7 +14,8 @@ import dev.kvlab.cache.policy.CachePolicy;
  * (a chunk is appended before the policy compacts), whatever {@code T}; a {@code budget_ratio} its
  * budget at {@code T}, the slots that may wait for a compaction ({@code compact_every − 1}) and a
  * chunk, at most {@code T}. A forward pass attends over at most those slots, so they are also the
- * keys its activations are counted for.
+ * keys its activations are counted for. A quantized cache ({@link Quantization}) counts its stored
+ * bytes, and its activations one layer's keys and values dequantized for attention.
  */
 public final class MemoryBudget {
 
@@ -136,7 +137,7 @@ public final class MemoryBudget {
     public long kvBytes(CachePolicy policy, long tokens) {
         long bytes = 0;
         for (int l = 0; l < spec.layers(); l++) {
-            bytes += spec.layerBytes(kvSlots(policy, tokens, l));
+            bytes += spec.layerBytes(kvSlots(policy, tokens, l), policy.quantization());
         }
         return bytes;
     }
@@ -149,13 +150,18 @@ public final class MemoryBudget {
     /**
      * What a sequence of {@code promptTokens + newTokens} tokens needs at its largest: its cache's slots
      * and the pass of one prefill chunk (or the whole prompt when shorter) over all of them.
+     *
+     * @throws dev.kvlab.cache.policy.PolicyException naming {@code group_size} when the policy's
+     *     quantization groups do not divide the head dimension
      */
     public Footprint footprint(CachePolicy policy, long promptTokens, long newTokens) {
+        policy.quantization().requireFits(spec.headDim());
         long tokens = promptTokens + newTokens;
         long slots = kvSlots(policy, tokens);
         long chunk = Math.max(1, Math.min(prefillChunk, promptTokens));
         long keys = Math.min(slots, tokens);
-        return new Footprint(slots, kvBytes(policy, tokens), activationBytes(chunk, keys));
+        long dequantized = policy.quantization().enabled() ? spec.layerBytes(keys) : 0; // one layer read back
+        return new Footprint(slots, kvBytes(policy, tokens), activationBytes(chunk, keys) + dequantized);
     }
 
     /**

@@ -55,7 +55,10 @@ final class PolicyGrid {
         }
     }
 
-    /** A short label for plots and CSV: {@code h2o/256}, or {@code h2o/256/every16} with {@code compact_every}. */
+    /**
+     * A short label for plots and CSV: {@code h2o/256}, {@code h2o/256/every16} with {@code compact_every},
+     * {@code h2o/256/int8} with a {@code quantization} other than {@code none}.
+     */
     @SuppressWarnings("unchecked")
     static String label(Object kvCache) {
         Map<String, Object> p = (Map<String, Object>) kvCache;
@@ -63,7 +66,9 @@ final class PolicyGrid {
         Object budget = p.containsKey("budget") ? p.get("budget") : p.get("budget_ratio");
         Object every = p.get("compact_every");
         String label = budget == null ? name : name + "/" + budget;
-        return every == null ? label : label + "/every" + every;
+        label = every == null ? label : label + "/every" + every;
+        Object quantization = p.get("quantization");
+        return quantization == null || "none".equals(quantization) ? label : label + "/" + quantization;
     }
 
     private static void addOnce(List<Map<String, Object>> out, Map<String, Object> policy) {

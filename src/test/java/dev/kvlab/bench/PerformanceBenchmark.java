@@ -38,8 +38,11 @@ public final class PerformanceBenchmark {
     private static final int PREFILL_CHUNK = 512;
     private static final int REPEATS = 5;
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
-    /** "name" is the policy at its defaults; "name/N" the same with {@code compact_every} N. */
-    private static final List<String> POLICIES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random",
+    /**
+     * "name" is the policy at its defaults; "name/N" the same with {@code compact_every} N; "name/int8" or
+     * "name/int4" stored quantized. A fifth argument replaces the list (comma-separated labels).
+     */
+    private static List<String> POLICIES = List.of("full", "streaming", "h2o", "tova", "entropy-merge", "random",
             "h2o/16", "entropy-merge/16");
 
     private PerformanceBenchmark() {}
@@ -53,6 +56,9 @@ public final class PerformanceBenchmark {
         int[] contexts = args.length > 2 ? Arrays.stream(args[2].split(",")).mapToInt(Integer::parseInt).toArray()
                 : new int[] {128, 512, 1024, 4096};
         boolean decodeOnly = args.length > 3 && args[3].equals("decode-only"); // for quick before/after comparisons
+        if (args.length > 4) {
+            POLICIES = List.of(args[4].split(","));
+        }
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null))) {
             ModelConfig c = model.config();
             System.out.printf("model %s: %,d parameters, %d layers, hidden %d, %d heads / %d KV heads × %d, dtype %s,"
@@ -84,12 +90,17 @@ public final class PerformanceBenchmark {
 
     /** The request's kv_cache object for a policy at the harness budget, with every other parameter at its default. */
     static Map<String, Object> spec(String label) {
-        if (label.equals("full")) {
-            return Map.of("policy", "full");
-        }
         String[] parts = label.split("/");
-        return parts.length == 1 ? Map.of("policy", label, "budget", BUDGET)
-                : Map.of("policy", parts[0], "budget", BUDGET, "compact_every", Integer.parseInt(parts[1]));
+        Map<String, Object> spec = new java.util.LinkedHashMap<>();
+        spec.put("policy", parts[0]);
+        if (!parts[0].equals("full")) {
+            spec.put("budget", BUDGET);
+        }
+        for (int i = 1; i < parts.length; i++) {
+            spec.put(parts[i].startsWith("int") ? "quantization" : "compact_every",
+                    parts[i].startsWith("int") ? parts[i] : (Object) Integer.parseInt(parts[i]));
+        }
+        return spec;
     }
 
     /**
@@ -284,6 +295,11 @@ public final class PerformanceBenchmark {
         @Override
         public RopeMode ropeMode() {
             return inner.ropeMode();
+        }
+
+        @Override
+        public dev.kvlab.cache.Quantization quantization() {
+            return inner.quantization();
         }
 
         @Override

@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
  * ./mvnw -q -Pbench -Dbench.main=dev.kvlab.bench.PolicyPassKeyBenchmark \
  *     -Dbench.args="models/kvlab-tiny --ratios 0.5,0.25 --lengths 384,640,1000 --trials 3"
  * </pre>
- * {@code --chunk N} sets the prefill chunk (512, as {@code kvlab.prefill.chunk}). {@code --policies} takes {@code name} or {@code name:key=value:…} entries separated by commas.
+ * {@code --chunk N} sets the prefill chunk (512, as {@code kvlab.prefill.chunk}). {@code --policies} takes {@code name} or {@code name:key=value:…} entries separated by commas; a {@code full} entry (e.g. {@code full:quantization=int8}) runs once, with no ratio.
  */
 public final class PolicyPassKeyBenchmark {
     private PolicyPassKeyBenchmark() {}
@@ -85,16 +85,23 @@ public final class PolicyPassKeyBenchmark {
             for (double ratio : ratios) {
                 for (String entry : policies) {
                     Map<String, Object> kv = kvCache(entry);
-                    kv.put("budget_ratio", ratio);
+                    boolean keepsAll = kv.get("policy").equals("full"); // one row, whatever the ratio
+                    if (keepsAll && ratio != ratios[0]) {
+                        continue;
+                    }
+                    if (!keepsAll) {
+                        kv.put("budget_ratio", ratio);
+                    }
                     int got = retrieved(generator, documents, kv);
-                    System.out.printf(Locale.ROOT, "| %s | %.0f %% | %d/%d | %.2f |%n", entry, ratio * 100, got,
+                    System.out.printf(Locale.ROOT, "| %s | %.0f %% | %d/%d | %.2f |%n", entry, keepsAll ? 100 : ratio * 100, got,
                             documents.size(), full == 0 ? Double.NaN : (double) got / full);
                 }
             }
         }
     }
 
-    private static Map<String, Object> kvCache(String entry) {
+    /** A {@code name:key=value:…} entry as a {@code kv_cache} object: integers, decimals, else strings. */
+    static Map<String, Object> kvCache(String entry) {
         String[] parts = entry.split(":");
         Map<String, Object> kv = new LinkedHashMap<>();
         kv.put("policy", parts[0]);

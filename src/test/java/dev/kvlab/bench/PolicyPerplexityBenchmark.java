@@ -18,6 +18,10 @@ import java.util.Map;
  * tokens of the built-in held-out text, against {@code full}: a harness, not a test.
  *
  * <pre>{@code ./mvnw -q -Pbench -Dbench.main=dev.kvlab.bench.PolicyPerplexityBenchmark -Dbench.args="models/kvlab-tiny 2048"}</pre>
+ *
+ * A third argument, {@code --policies} followed by {@code name:key=value:…} entries separated by commas
+ * (as {@link PolicyPassKeyBenchmark} takes them), replaces the policy list, e.g.
+ * {@code full:quantization=int8,h2o:budget=256:quantization=int4}.
  */
 public final class PolicyPerplexityBenchmark {
     private PolicyPerplexityBenchmark() {}
@@ -25,6 +29,7 @@ public final class PolicyPerplexityBenchmark {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args.length > 0 ? args[0] : "models/kvlab-tiny");
         int length = args.length > 1 ? Integer.parseInt(args[1]) : 2048;
+        List<String> entries = args.length > 3 && args[2].equals("--policies") ? List.of(args[3].split(",")) : null;
         ModelFolder folder = ModelFolder.open(dir);
         String text = HeldOutText.builtIn();
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
@@ -43,6 +48,14 @@ public final class PolicyPerplexityBenchmark {
             System.out.println("| policy | budget | perplexity | vs full | peak KV bytes | time |");
             System.out.println("|---|---|---|---|---|---|");
             print("full", "—", full, full);
+            if (entries != null) {
+                for (String entry : entries) {
+                    Map<String, Object> kv = PolicyPassKeyBenchmark.kvCache(entry);
+                    print(entry, String.valueOf(kv.getOrDefault("budget", "—")), evaluator.evaluate(tokens,
+                            PolicyRegistry.create(kv, model.config().architecture())), full);
+                }
+                return;
+            }
             for (int budget : new int[] {128, 256}) {
                 for (Map.Entry<String, Map<String, Object>> p : policies(budget).entrySet()) {
                     print(p.getKey(), String.valueOf(budget), evaluator.evaluate(tokens, PolicyRegistry.create(

@@ -104,4 +104,16 @@ class MemoryBudgetTest {
         assertThat(m.maxTokens(policy(Map.of()), 300_000)).isGreaterThan(budget.maxTokens(policy(Map.of()), 300_000));
         assertThat(m.weightsBytes()).isEqualTo(WEIGHTS);
     }
+
+    @Test
+    void aQuantizedCacheCountsCodesScalesZerosAndItsExactWindow() {
+        // head dim 16, groups of 8: int8 a slot-head 16 code bytes + 2 groups × (scale + zero) × 2 bytes = 24 per tensor
+        CachePolicy int8 = policy(Map.of("quantization", "int8", "group_size", 8, "residual", 10));
+        MemoryBudget.Footprint f = budget.footprint(int8, 100, 50);
+        long perLayer = 41 * 256 + 109 * 2 * 2 * 24; // a full window: residual + 31 slots
+        assertThat(f.kvBytes()).isEqualTo(2 * perLayer).isEqualTo(2 * SPEC.layerBytes(150, int8.quantization()));
+        assertThat(f.activationBytes()).as("one layer read back for attention")
+                .isEqualTo(SHAPES.bytes(CHUNK, 150) + SPEC.layerBytes(150));
+        assertThat(budget.maxTokens(int8, 1_000_000)).isGreaterThan(budget.maxTokens(policy(Map.of()), 1_000_000));
+    }
 }

@@ -9,11 +9,15 @@ import org.junit.jupiter.api.Test;
 class PolicyGridTest {
 
     @Test
-    void labelsNameThePolicyItsBudgetAndItsCompactionInterval() {
+    void labelsNameThePolicyItsBudgetItsCompactionIntervalAndItsQuantization() {
         assertThat(PolicyGrid.label(Map.of("policy", "full"))).isEqualTo("full");
         assertThat(PolicyGrid.label(Map.of("policy", "h2o", "budget", 256))).isEqualTo("h2o/256");
         assertThat(PolicyGrid.label(Map.of("policy", "h2o", "budget_ratio", 0.5))).isEqualTo("h2o/0.5");
         assertThat(PolicyGrid.label(Map.of("policy", "h2o", "budget", 256, "compact_every", 16)))
                 .isEqualTo("h2o/256/every16");
+        assertThat(PolicyGrid.label(Map.of("policy", "h2o", "budget", 256, "quantization", "int8")))
+                .isEqualTo("h2o/256/int8");
+        assertThat(PolicyGrid.label(Map.of("policy", "full", "quantization", "int4"))).isEqualTo("full/int4");
+        assertThat(PolicyGrid.label(Map.of("policy", "full", "quantization", "none"))).isEqualTo("full");
     }
 }

@@ -126,6 +126,12 @@ class HardeningIntegrationTest {
                 "kv_cache.budget_ratio"));
         t.add(gen("similarity 2", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"entropy-merge\", \"budget\": 64,"
                 + " \"similarity\": 2}}", "kv_cache.similarity"));
+        t.add(gen("quantization int3", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"full\","
+                + " \"quantization\": \"int3\"}}", "kv_cache.quantization"));
+        t.add(gen("group_size not dividing the head dimension", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\":"
+                + " \"h2o\", \"budget\": 64, \"quantization\": \"int8\", \"group_size\": 12}}", "kv_cache.group_size"));
+        t.add(gen("negative residual", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"snapkv\", \"budget\": 64,"
+                + " \"quantization\": \"int4\", \"residual\": -1}}", "kv_cache.residual"));
         t.add(gen("policy in capitals", "{\"prompt\": \"hi\", \"kv_cache\": {\"policy\": \"H2O\", \"budget\": 64}}",
                 "kv_cache.policy"));
         // the OpenAI endpoint

@@ -49,14 +49,14 @@ final class BoundedParams {
             if (!(ratio > 0 && ratio <= 1)) {
                 throw new PolicyException("budget_ratio", "must be in (0, 1], got " + ratio);
             }
-            return new Limits(0, ratio, sinks, recent, divisor, rope, compactEvery);
+            return new Limits(0, ratio, sinks, recent, divisor, rope, compactEvery, context.quantization());
         }
         if (!p.has("budget")) {
             throw new PolicyException("budget", "is required for policy '" + context.policy()
                     + "' (slots per head per layer), or give budget_ratio");
         }
         int budget = (int) p.integer("budget", 0, 1, Integer.MAX_VALUE);
-        Limits limits = new Limits(budget, 0, sinks, recent, divisor, rope, compactEvery);
+        Limits limits = new Limits(budget, 0, sinks, recent, divisor, rope, compactEvery, context.quantization());
         if (!limits.admits(budget)) {
             String protectedSlots = divisor == 0 && recent < 0 ? "sinks (" + sinks + ")"
                     : "sinks (" + sinks + ") + " + (window >= 0 ? "window" : "recent") + " ("

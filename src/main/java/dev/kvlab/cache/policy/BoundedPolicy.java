@@ -3,6 +3,7 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.Quantization;
 import dev.kvlab.cache.RopeMode;
 import java.util.Arrays;
 import java.util.Collections;
@@ -38,9 +39,10 @@ public abstract class BoundedPolicy implements CachePolicy {
      * @param recentDivisor the default {@code recent} is {@code budget / recentDivisor}; 0 means none
      * @param compactEvery compact once the layer holds this many slots over the budget (1: whenever it
      *     is over), so up to {@code compactEvery - 1} extra slots wait between compactions
+     * @param quantization how the cache stores the slots it keeps
      */
     record Limits(int budget, double budgetRatio, int sinks, int recent, int recentDivisor, RopeMode rope,
-            int compactEvery) {
+            int compactEvery, Quantization quantization) {
 
         int recentAt(int budget) {
             if (recent >= 0) {
@@ -94,7 +96,13 @@ public abstract class BoundedPolicy implements CachePolicy {
             p.put("compact_every", limits.compactEvery());
         }
         ownParams(p);
+        p.putAll(limits.quantization().params());
         return Collections.unmodifiableMap(p);
+    }
+
+    @Override
+    public Quantization quantization() {
+        return limits.quantization();
     }
 
     /** Whether {@code recent} is a parameter of this policy ({@code streaming} derives it from the budget). */

@@ -2,6 +2,7 @@ package dev.kvlab.cache.policy;
 
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.Quantization;
 import dev.kvlab.cache.RopeMode;
 import java.util.Map;
 
@@ -20,6 +21,14 @@ public interface CachePolicy {
     Map<String, Object> params();
 
     RopeMode ropeMode();
+
+    /**
+     * How the cache stores keys and values ({@code kv_cache.quantization}); independent of which slots
+     * the policy keeps, so every policy takes it.
+     */
+    default Quantization quantization() {
+        return Quantization.NONE;
+    }
 
     /**
      * Whether the policy ever evicts or merges slots; when it does not, feeding a text in chunks or

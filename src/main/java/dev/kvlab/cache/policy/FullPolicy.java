@@ -2,14 +2,28 @@ package dev.kvlab.cache.policy;
 
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.Quantization;
 import dev.kvlab.cache.RopeMode;
+import java.util.Collections;
 import java.util.Map;
 import java.util.Set;
 
 /** The uncompressed baseline: keeps every token, the reference every other policy is measured against. */
 public final class FullPolicy implements CachePolicy {
 
-    static final PolicyType TYPE = new PolicyType("full", Set.of(), (params, context) -> new FullPolicy());
+    static final PolicyType TYPE = new PolicyType("full", Set.of(),
+            (params, context) -> new FullPolicy(context.quantization()));
+
+    private final Quantization quantization;
+
+    /** An unquantized full cache. */
+    public FullPolicy() {
+        this(Quantization.NONE);
+    }
+
+    public FullPolicy(Quantization quantization) {
+        this.quantization = quantization;
+    }
 
     @Override
     public String name() {
@@ -18,7 +32,12 @@ public final class FullPolicy implements CachePolicy {
 
     @Override
     public Map<String, Object> params() {
-        return Map.of();
+        return Collections.unmodifiableMap(quantization.params());
+    }
+
+    @Override
+    public Quantization quantization() {
+        return quantization;
     }
 
     @Override

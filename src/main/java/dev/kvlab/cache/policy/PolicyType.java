@@ -3,6 +3,7 @@ package dev.kvlab.cache.policy;
 import dev.kvlab.cache.policy.BoundedPolicy.Defaults;
 import dev.kvlab.cache.policy.BoundedPolicy.Limits;
 import dev.kvlab.cache.PositionEncoding;
+import dev.kvlab.cache.Quantization;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -15,8 +16,12 @@ import java.util.TreeSet;
  */
 record PolicyType(String name, Set<String> keys, Factory factory) {
 
-    /** What a factory may need beyond the parameters. */
-    record Context(String policy, PositionEncoding positions) {
+    /**
+     * What a factory may need beyond the parameters.
+     *
+     * @param quantization the request's storage, read for every policy by {@link QuantizationParams}
+     */
+    record Context(String policy, PositionEncoding positions, Quantization quantization) {
 
         /** GPT-2 has learned absolute positions; the others rotate keys (RoPE). A model not named is rotary. */
         boolean rotary() {

@@ -1,6 +1,7 @@
 package dev.kvlab.cache.policy;
 
 import dev.kvlab.cache.PositionEncoding;
+import dev.kvlab.cache.Quantization;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -72,8 +73,14 @@ final class PolicyTypes {
             throw new PolicyException("policy",
                     "unknown policy '" + policy + "'; known policies: " + String.join(", ", names));
         }
+        Quantization quantization = QuantizationParams.take(params);
         accept(type, params);
-        return type.factory().create(new PolicyParams(params), new PolicyType.Context(policy, positions));
+        CachePolicy created = type.factory().create(new PolicyParams(params),
+                new PolicyType.Context(policy, positions, quantization));
+        if (!created.quantization().equals(quantization)) {
+            throw new IllegalStateException("policy '" + policy + "' ignores its quantization");
+        }
+        return created;
     }
 
     /** Fails on the first parameter (in the request's order) that the type does not take. */

@@ -62,6 +62,7 @@ public class CapacityController {
         CachePolicy policy;
         try {
             policy = PolicyRegistry.create(typed(query), model.config().architecture());
+            policy.quantization().requireFits(guard.budget().spec().headDim());
         } catch (PolicyException e) {
             throw ApiException.badRequest(e.field(), e.getMessage());
         }

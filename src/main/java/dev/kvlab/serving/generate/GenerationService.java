@@ -2,6 +2,7 @@ package dev.kvlab.serving.generate;
 
 import ai.djl.pytorch.jni.JniUtils;
 import dev.kvlab.cache.MemoryBudget;
+import dev.kvlab.cache.policy.PolicyException;
 import dev.kvlab.config.KvlabProperties;
 import dev.kvlab.generation.GenerationRequest;
 import dev.kvlab.generation.StepScheduler;
@@ -153,7 +154,12 @@ public class GenerationService {
         if (promptTokens == 0) {
             throw ApiException.badRequest("prompt", "encodes to no tokens and the model has no bos token");
         }
-        MemoryBudget.Footprint need = guard.predict(request.policy(), promptTokens, request.maxNewTokens());
+        MemoryBudget.Footprint need;
+        try {
+            need = guard.predict(request.policy(), promptTokens, request.maxNewTokens());
+        } catch (PolicyException e) { // a quantization group that does not fit the model's head dimension
+            throw ApiException.badRequest("kv_cache." + e.field(), e.getMessage());
+        }
         checkFits(request.policy().name(), need);
         AdmissionControl.Permit permit = admission.enter(need.requiredBytes());
         GenerationJob job = new GenerationJob(this, request, prompt, arrival, permit, sink);

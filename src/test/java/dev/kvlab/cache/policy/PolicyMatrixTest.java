@@ -86,6 +86,13 @@ class PolicyMatrixTest {
             cases.add(Arguments.of("llama", spec("policy", policy, "budget", DEFAULTS_BUDGET, "compact_every", 3)));
             cases.add(Arguments.of("llama", spec("policy", policy, "budget_ratio", 0.5)));
             cases.add(Arguments.of("gpt2", spec("policy", policy, "budget", DEFAULTS_BUDGET)));
+            // stored quantized: head dim 16, groups of 8, a window short enough that slots leave it
+            cases.add(Arguments.of("llama", spec("policy", policy, "budget", DEFAULTS_BUDGET,
+                    "quantization", "int8", "group_size", 8, "residual", 4)));
+            cases.add(Arguments.of("llama", spec("policy", policy, "budget_ratio", 0.5, "compact_every", 3,
+                    "quantization", "int4", "group_size", 16, "residual", 0)));
+            cases.add(Arguments.of("gpt2", spec("policy", policy, "budget", DEFAULTS_BUDGET,
+                    "quantization", "int8", "group_size", 16, "residual", 0)));
         }
         for (int budget : new int[] {12, 24}) { // the shipped policies' own parameters, at budgets that compact often
             for (Map<String, Object> s : List.of(
@@ -179,7 +186,7 @@ class PolicyMatrixTest {
             for (int l = 0; l < layers; l++) {
                 int budget = policy.budgetAt(l, layers, seen);
                 int recent = policy instanceof StreamingPolicy ? budget - policy.sinks() : policy.recentAt(budget);
-                peakBound += cache.spec().layerBytes(policy.maxSlots(l, layers) + CHUNK);
+                peakBound += cache.spec().layerBytes(policy.maxSlots(l, layers) + CHUNK, policy.quantization());
                 LayerCache layer = cache.layer(l);
                 int waiting = policy.compactEvery() - 1; // slots allowed over the budget between compactions
                 assertThat(layer.stored()).isLessThanOrEqualTo(budget + waiting);
@@ -211,10 +218,10 @@ class PolicyMatrixTest {
                         assertThat(tokens).isLessThanOrEqualTo(seen);
                     }
                 }
-                NDArray keys = layer.keys();
-                NDArray values = layer.values();
-                realBytes += keys.size() * keys.getDataType().getNumOfBytes()
-                        + values.size() * values.getDataType().getNumOfBytes();
+                for (NDArray tensor : layer.storedTensors()) {
+                    realBytes += tensor.size() * tensor.getDataType().getNumOfBytes();
+                }
+                assertThat(layer.keys().getShape().get(1)).isEqualTo(layer.stored());
             }
             assertThat(cache.bytes()).isEqualTo(realBytes);
             assertThat(cache.stats().bytes()).isEqualTo(realBytes);

@@ -216,4 +216,35 @@ class PolicyRegistryTest {
         assertThatThrownBy(() -> PolicyRegistry.create(java.util.Map.of("policy", "knorm", "budget", 64, "keep", "mid")))
                 .isInstanceOfSatisfying(PolicyException.class, e -> assertThat(e.field()).isEqualTo("keep"));
     }
+
+    @Test
+    void everyPolicyTakesQuantizationAndEchoesIt() {
+        for (String name : PolicyRegistry.names()) {
+            Map<String, Object> kv = spec("policy", name, "quantization", "int4", "group_size", 16, "residual", 8);
+            if (!name.equals("full")) {
+                kv.put("budget", 64);
+            }
+            CachePolicy p = PolicyRegistry.create(kv);
+            assertThat(p.quantization()).isEqualTo(new dev.kvlab.cache.Quantization(4, 16, 8));
+            assertThat(p.params()).contains(entry("quantization", "int4"), entry("group_size", 16), entry("residual", 8));
+        }
+        CachePolicy plain = PolicyRegistry.create(spec("policy", "full", "quantization", "none"));
+        assertThat(plain.params()).isEmpty();
+        assertThat(PolicyRegistry.create(spec("policy", "h2o", "budget", 64, "quantization", "int8")).quantization())
+                .isEqualTo(new dev.kvlab.cache.Quantization(8, 32, 32));
+    }
+
+    @Test
+    void quantizationMistakesNameTheirKey() {
+        Map<String, Map<String, Object>> bad = Map.of(
+                "quantization", spec("policy", "full", "quantization", "int3"),
+                "group_size", spec("policy", "full", "quantization", "int8", "group_size", 0),
+                "residual", spec("policy", "full", "quantization", "int8", "residual", -1));
+        bad.forEach((field, kv) -> assertThatThrownBy(() -> PolicyRegistry.create(kv))
+                .isInstanceOfSatisfying(PolicyException.class, e -> assertThat(e.field()).isEqualTo(field)));
+        assertThatThrownBy(() -> PolicyRegistry.create(spec("policy", "full", "group_size", 16)))
+                .isInstanceOfSatisfying(PolicyException.class, e -> assertThat(e.field()).isEqualTo("group_size"));
+        assertThatThrownBy(() -> new dev.kvlab.cache.Quantization(8, 24, 32).requireFits(64))
+                .isInstanceOfSatisfying(PolicyException.class, e -> assertThat(e.field()).isEqualTo("group_size"));
+    }
 }

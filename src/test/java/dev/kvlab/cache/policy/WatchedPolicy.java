@@ -2,6 +2,7 @@ package dev.kvlab.cache.policy;
 
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.Quantization;
 import dev.kvlab.cache.RopeMode;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,4 +44,5 @@ final class WatchedPolicy implements CachePolicy {
     @Override public int maxSlots() { return inner.maxSlots(); }
     @Override public int maxSlots(int layer, int layers) { return inner.maxSlots(layer, layers); }
     @Override public boolean observesAttention() { return inner.observesAttention(); }
+    @Override public Quantization quantization() { return inner.quantization(); }
 }
