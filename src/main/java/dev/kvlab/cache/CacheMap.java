@@ -22,7 +22,7 @@ public record CacheMap(long seenTokens, List<List<Head>> layers) {
             LayerCache layer = cache.layer(l);
             List<Head> heads = new ArrayList<>();
             for (int h = 0; h < layer.kvHeads(); h++) {
-                heads.add(new Head(layer.positions(h).clone(), layer.counts(h).clone()));
+                heads.add(new Head(layer.positions(h), layer.counts(h)));
             }
             layers.add(List.copyOf(heads));
         }

@@ -312,7 +312,6 @@ public final class LayerCache {
         return List.of(SlotRanges.view(keyBuffer, 0, stored()), SlotRanges.view(valueBuffer, 0, stored()));
     }
 
-
     /** Original token position of each stored slot of {@code head}: a copy, (stored). */
     public int[] positions(int head) {
         return Arrays.copyOf(slots.positions(head), stored());
@@ -323,13 +322,14 @@ public final class LayerCache {
         return Arrays.copyOf(slots.counts(head), stored());
     }
 
-    /**
-     * The policy's per-slot score of {@code head} (e.g. accumulated attention): a copy, (stored). It
-     * moves with compaction and is summed on merge; change it with {@link #addScores} or
-     * {@link #setScores}.
-     */
+    /** The policy's per-slot score of {@code head} (a copy, (stored)); moved by compaction, summed on merge. */
     public float[] scores(int head) {
         return Arrays.copyOf(slots.scores(head), stored());
+    }
+
+    /** The score of slot {@code slot} of {@code head}, read in place: what a policy ranks slots by each step. */
+    public float score(int head, int slot) {
+        return slots.scores(head)[slot];
     }
 
     /** Adds {@code amounts[s]} to the score of each slot {@code s < amounts.length} of {@code head}. */

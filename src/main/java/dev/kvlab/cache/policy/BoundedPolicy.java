@@ -189,8 +189,14 @@ public abstract class BoundedPolicy implements CachePolicy {
     /** Which slots of the window go, per head. */
     abstract CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window);
 
+    /** A slot's priority on one head, read in place (no copy of the head's scores per compaction). */
+    @FunctionalInterface
+    interface SlotPriority {
+        float of(int slot);
+    }
+
     /** A plan that drops, on every head h, the window's slots of lowest {@code priority(h)}. */
-    static CompactionPlan droppingLowest(LayerCache cache, Window window, IntFunction<float[]> priority) {
+    static CompactionPlan droppingLowest(LayerCache cache, Window window, IntFunction<SlotPriority> priority) {
         int[][] drops = new int[cache.kvHeads()][];
         for (int h = 0; h < drops.length; h++) {
             drops[h] = lowest(priority.apply(h), window);
@@ -223,6 +229,11 @@ public abstract class BoundedPolicy implements CachePolicy {
      * older slot. A scan for the usual one removal per decode step, a sort for prefill chunks.
      */
     static int[] lowest(float[] priority, Window window) {
+        return lowest(s -> priority[s], window);
+    }
+
+    /** {@link #lowest(float[], Window)} over priorities read slot by slot. */
+    static int[] lowest(SlotPriority priority, Window window) {
         int r = window.removals();
         int[] out = new int[r];
         if (r <= 4) {
@@ -230,7 +241,7 @@ public abstract class BoundedPolicy implements CachePolicy {
             for (int i = 0; i < r; i++) {
                 int best = -1;
                 for (int s = window.from(); s < window.to(); s++) {
-                    if (!taken[s] && (best < 0 || priority[s] < priority[best])) {
+                    if (!taken[s] && (best < 0 || priority.of(s) < priority.of(best))) {
                         best = s;
                     }
                 }
@@ -241,7 +252,7 @@ public abstract class BoundedPolicy implements CachePolicy {
         }
         long[] keys = new long[window.to() - window.from()];
         for (int s = window.from(); s < window.to(); s++) {
-            keys[s - window.from()] = ((long) sortable(priority[s]) << 32) | s;
+            keys[s - window.from()] = ((long) sortable(priority.of(s)) << 32) | s;
         }
         Arrays.sort(keys);
         for (int i = 0; i < r; i++) {

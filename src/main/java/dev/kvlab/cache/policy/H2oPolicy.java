@@ -48,6 +48,6 @@ public final class H2oPolicy extends BoundedPolicy {
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
-        return droppingLowest(cache, window, cache::scores);
+        return droppingLowest(cache, window, h -> s -> cache.score(h, s));
     }
 }

@@ -56,6 +56,6 @@ public final class KnormPolicy extends BoundedPolicy {
                 }
             }
         }
-        return droppingLowest(cache, window, h -> norms[h]);
+        return droppingLowest(cache, window, h -> s -> norms[h][s]);
     }
 }

@@ -128,6 +128,6 @@ public class SnapKvPolicy extends BoundedPolicy {
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window w) {
-        return droppingLowest(cache, w, cache::scores);
+        return droppingLowest(cache, w, h -> s -> cache.score(h, s));
     }
 }

@@ -272,7 +272,7 @@ public final class LlamaTrainer implements AutoCloseable {
         this.probe = probe;
     }
 
-    /** Seconds spent training, this session and those before a resume. */
+    /** Seconds spent training, summed over every run this checkpoint line was resumed from. */
     public double trainingSeconds() {
         return previousSeconds;
     }
