@@ -137,6 +137,11 @@ final class Batch {
                         public ForwardPass.Top top(int k) {
                             return pass.lastTop(index, k);
                         }
+
+                        @Override
+                        public float[] probabilities(double temperature) {
+                            return pass.lastProbabilities(index, temperature);
+                        }
                     });
                 } catch (RuntimeException | Error e) {
                     remove(s, e);

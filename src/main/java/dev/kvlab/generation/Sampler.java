@@ -17,7 +17,8 @@ public interface Sampler {
 
     /**
      * Picks the next token from one step's logits, reading only what this sampler needs from them.
-     * The default copies the whole row; greedy and top-k samplers read the best id or the best k.
+     * The default copies the whole row; greedy, top-k and temperature-only samplers read the best
+     * id, the best k or the probabilities.
      */
     default int sample(StepLogits logits) {
         return sample(logits.last());

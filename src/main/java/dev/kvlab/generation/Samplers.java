@@ -49,7 +49,17 @@ public final class Samplers {
 
             @Override
             public int sample(StepLogits logits) {
-                return k == 0 ? sample(logits.last()) : drawFromTop(logits.top(k), temperature, topP, random);
+                if (k > 0) {
+                    return drawFromTop(logits.top(k), temperature, topP, random);
+                }
+                if (params.topP() >= 1) {
+                    ForwardPass.Argmax best = logits.argmax();
+                    checkBest(best.logit(), best.id());
+                    if (best.logit() != Float.POSITIVE_INFINITY) {
+                        return drawFromProbabilities(logits.probabilities(temperature), random);
+                    }
+                }
+                return sample(logits.last());
             }
         };
     }
@@ -191,6 +201,32 @@ public final class Samplers {
         for (int i = weights.length - 1; ; i--) {
             if (weights[i] > 0) {
                 return candidates.ids()[i];
+            }
+        }
+    }
+
+    /**
+     * The draw {@link #draw} makes over a whole row, from its probabilities: one uniform number, scaled
+     * by their sum, against their running total. Probabilities computed in f32 on the device differ
+     * from the host's double exponentials only in the last bits, so the same seed draws the same
+     * tokens but for a uniform number that falls within that rounding of a boundary.
+     */
+    static int drawFromProbabilities(float[] probabilities, RandomGenerator random) {
+        double total = 0;
+        for (float p : probabilities) {
+            total += p;
+        }
+        double r = random.nextDouble() * total;
+        double cumulative = 0;
+        for (int i = 0; i < probabilities.length; i++) {
+            cumulative += probabilities[i];
+            if (r < cumulative) {
+                return i;
+            }
+        }
+        for (int i = probabilities.length - 1; ; i--) {
+            if (probabilities[i] > 0) {
+                return i;
             }
         }
     }

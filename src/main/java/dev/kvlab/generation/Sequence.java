@@ -131,7 +131,7 @@ final class Sequence {
             }
         }
         float[] next = request.logprobs().completion() ? logits.last() : null;
-        int token = next != null ? sampler.sample(next) : sampler.sample(logits);
+        int token = sampler.sample(logits);
         if (firstTokenNanos == 0) {
             firstTokenNanos = System.nanoTime();
         }

@@ -19,4 +19,10 @@ interface StepLogits {
 
     /** The last row's {@code k} largest logits and their ids, highest first. */
     ForwardPass.Top top(int k);
+
+    /**
+     * {@code softmax(last row / temperature)}, computed where the logits are; valid only when the
+     * row's largest logit is finite ({@link #argmax}).
+     */
+    float[] probabilities(double temperature);
 }

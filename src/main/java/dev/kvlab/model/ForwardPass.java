@@ -7,7 +7,9 @@ import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.policy.CachePolicy;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The outcome of one batched forward pass before any cache has changed: the logits of every sequence
@@ -27,6 +29,7 @@ public final class ForwardPass {
     private float[] hostLogits;
     private long[] lastArgmax;
     private float[] lastMax;
+    private final Map<Double, float[]> lastProbabilities = new HashMap<>(2);
 
     ForwardPass(List<SequenceInput> inputs, int layers) {
         this.inputs = List.copyOf(inputs);
@@ -132,6 +135,29 @@ public final class ForwardPass {
         NDArray last = logits.get(row);
         NDList top = last.topK(Math.min(k, (int) last.getShape().get(0)), 0, true, true);
         return new Top(top.get(0).toFloatArray(), Arrays.stream(top.get(1).toLongArray()).mapToInt(i -> (int) i).toArray());
+    }
+
+    /**
+     * {@code softmax(x / temperature)} of a sequence's last new token, copied to the host. Computed on
+     * the device for the last rows of every sequence of the pass at once, the first time a temperature
+     * is asked for: a temperature draw copies probabilities it needs and runs no exponential in Java.
+     * Meaningless when the row's largest logit is infinite or NaN: check {@link #lastArgmax} first.
+     */
+    public float[] lastProbabilities(int sequence, double temperature) {
+        float[] all = lastProbabilities.computeIfAbsent(temperature, t -> softmax(lastRows(), t));
+        int vocab = all.length / inputs.size();
+        return Arrays.copyOfRange(all, sequence * vocab, (sequence + 1) * vocab);
+    }
+
+    /**
+     * Row-wise {@code softmax(x / temperature)} of (rows, vocab) logits, computed as
+     * {@code softmax((x − max) / temperature)} so that no value overflows however small the
+     * temperature, copied to the host row after row.
+     */
+    public static float[] softmax(NDArray logits, double temperature) {
+        int axis = logits.getShape().dimension() - 1;
+        NDArray shifted = logits.sub(logits.max(new int[] {axis}, true));
+        return shifted.div((float) temperature).softmax(axis).toFloatArray();
     }
 
     /** A row's best logits and their ids, highest first. */

@@ -14,8 +14,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Greedy and top-k samplers read the best id or the best k logits found where the logits are; they
- * must pick exactly the tokens the same sampler picks from the whole copied row.
+ * Greedy, top-k and temperature samplers read the best id, the best k logits or the probabilities
+ * computed where the logits are; they must pick the tokens the same sampler picks from the whole
+ * copied row.
  */
 class DeviceSamplingTest {
     private static NDManager manager;
@@ -53,6 +54,11 @@ class DeviceSamplingTest {
             return new ForwardPass.Top(top.get(0).toFloatArray(),
                     Arrays.stream(top.get(1).toLongArray()).mapToInt(i -> (int) i).toArray());
         }
+
+        @Override
+        public float[] probabilities(double temperature) {
+            return ForwardPass.softmax(row, temperature);
+        }
     }
 
     private static float[] randomLogits(SplittableRandom random, int vocab) {
@@ -82,6 +88,23 @@ class DeviceSamplingTest {
     }
 
     @Test
+    void temperatureDrawsFromDeviceProbabilitiesPickWhatTheWholeRowPicks() {
+        SplittableRandom random = new SplittableRandom(13);
+        for (double temperature : new double[] {0.05, 0.8, 1.0, 2.5}) {
+            SamplingParams params = new SamplingParams(temperature, 0, 1.0, 21);
+            Sampler onRow = Samplers.of(params);
+            Sampler onDevice = Samplers.of(params);
+            for (int step = 0; step < 500; step++) {
+                float[] logits = randomLogits(random, 4096);
+                logits[random.nextInt(4096)] = Float.NEGATIVE_INFINITY; // a masked token is never drawn
+                int fromRow = onRow.sample(logits);
+                int fromDevice = onDevice.sample(new TensorRow(manager.create(logits)));
+                assertThat(fromDevice).as("T %s, step %d", temperature, step).isEqualTo(fromRow);
+            }
+        }
+    }
+
+    @Test
     void greedyTiesGoToTheLowestIdOnTheDeviceToo() {
         float[] logits = {1f, 3f, 2f, 3f, 3f};
         assertThat(Samplers.GREEDY.sample(new TensorRow(manager.create(logits)))).isEqualTo(1);
@@ -92,7 +115,8 @@ class DeviceSamplingTest {
         float[] nan = {1f, Float.NaN, 2f};
         float[] dead = {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY};
         Sampler topK = Samplers.of(new SamplingParams(1.0, 2, 1.0, 1));
-        for (Sampler sampler : new Sampler[] {Samplers.GREEDY, topK}) {
+        Sampler temperature = Samplers.of(new SamplingParams(0.8, 0, 1.0, 1));
+        for (Sampler sampler : new Sampler[] {Samplers.GREEDY, topK, temperature}) {
             assertThatThrownBy(() -> sampler.sample(new TensorRow(manager.create(nan))))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("NaN");
             assertThatThrownBy(() -> sampler.sample(new TensorRow(manager.create(dead))))
