@@ -27,6 +27,12 @@ import java.util.Objects;
  * in full precision, then quantized once ({@link QuantizedSlots#compact}).
  */
 public final class LayerCache {
+    /**
+     * The most slots attention reads at once ({@link #keys(int, int)}) when the policy ignores the
+     * probabilities: a pass's scores and dequantized slots grow with this, not with the context.
+     */
+    public static final int READ_BLOCK = 1024;
+
     private final KvSpec spec;
     private final NDManager manager;
     private final int capacityHint;
@@ -133,12 +139,22 @@ public final class LayerCache {
 
     /** A view of the stored keys and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray keys() {
-        return quantizedKeys != null ? quantizedKeys.read(slots()) : storedPart(keyBuffer);
+        return quantizedKeys != null ? quantizedKeys.read(slots()) : SlotRanges.view(keyBuffer, 0, slots());
     }
 
     /** A view of the stored values and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray values() {
-        return quantizedValues != null ? quantizedValues.read(slots()) : storedPart(valueBuffer);
+        return quantizedValues != null ? quantizedValues.read(slots()) : SlotRanges.view(valueBuffer, 0, slots());
+    }
+
+    /** Keys of slots {@code [from, to)} of {@link #keys()}: a view, or those slots alone dequantized. */
+    public NDArray keys(int from, int to) {
+        return quantizedKeys != null ? quantizedKeys.read(from, to) : SlotRanges.view(keyBuffer, from, to);
+    }
+
+    /** Values of slots {@code [from, to)} of {@link #values()}. */
+    public NDArray values(int from, int to) {
+        return quantizedValues != null ? quantizedValues.read(from, to) : SlotRanges.view(valueBuffer, from, to);
     }
 
     /**
@@ -193,27 +209,9 @@ public final class LayerCache {
         return merges.any();
     }
 
-    /** The L2 norm of every stored key, per head: (kvHeads)(stored). */
-    public float[][] keyNorms() {
-        int stored = stored();
-        NDArray keys = quantizedKeys != null ? quantizedKeys.read(stored) : SlotRanges.view(keyBuffer, 0, stored);
-        NDArray norms = keys.toType(DataType.FLOAT32, false)
-                .norm(new int[] {-1}); // (kvHeads, stored)
-        float[] flat = norms.toFloatArray();
-        float[][] out = new float[spec.kvHeads()][];
-        for (int h = 0; h < out.length; h++) {
-            out[h] = Arrays.copyOfRange(flat, h * stored, (h + 1) * stored);
-        }
-        return out;
-    }
-
     /** Stored plus staged slots: the length of {@link #keys()}. */
     public int slots() {
         return stored() + staged;
-    }
-
-    private NDArray storedPart(NDArray buffer) {
-        return SlotRanges.view(buffer, 0, slots());
     }
 
     /**

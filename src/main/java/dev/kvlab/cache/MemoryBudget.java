@@ -14,8 +14,10 @@ import dev.kvlab.cache.policy.CachePolicy;
  * (a chunk is appended before the policy compacts), whatever {@code T}; a {@code budget_ratio} its
  * budget at {@code T}, the slots that may wait for a compaction ({@code compact_every − 1}) and a
  * chunk, at most {@code T}. A forward pass attends over at most those slots, so they are also the
- * keys its activations are counted for. A quantized cache ({@link Quantization}) counts its stored
- * bytes, and its activations one layer's keys and values dequantized for attention.
+ * keys its activations are counted for, up to {@link LayerCache#READ_BLOCK} when the policy does not
+ * read the probabilities (attention then reads the cache in blocks). A quantized cache
+ * ({@link Quantization}) counts its stored bytes, and its activations the keys and values dequantized
+ * for attention at once.
  */
 public final class MemoryBudget {
 
@@ -160,8 +162,19 @@ public final class MemoryBudget {
         long slots = kvSlots(policy, tokens);
         long chunk = Math.max(1, Math.min(prefillChunk, promptTokens));
         long keys = Math.min(slots, tokens);
-        long dequantized = policy.quantization().enabled() ? spec.layerBytes(keys) : 0; // one layer read back
-        return new Footprint(slots, kvBytes(policy, tokens), activationBytes(chunk, keys) + dequantized);
+        return new Footprint(slots, kvBytes(policy, tokens), passBytes(policy, chunk, keys));
+    }
+
+    /**
+     * The temporaries of one forward pass of {@code newTokens} tokens over {@code keys} keys under
+     * {@code policy}: attention reads at most {@link LayerCache#READ_BLOCK} keys at once unless the
+     * policy reads the probabilities, and a quantized cache dequantizes the keys and values it reads
+     * (one layer's, or one block's).
+     */
+    public long passBytes(CachePolicy policy, long newTokens, long keys) {
+        long atOnce = policy.observesAttention() ? keys : Math.min(keys, LayerCache.READ_BLOCK);
+        long dequantized = policy.quantization().enabled() ? spec.layerBytes(atOnce) : 0;
+        return activationBytes(newTokens, atOnce) + dequantized;
     }
 
     /**

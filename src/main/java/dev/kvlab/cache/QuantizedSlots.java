@@ -200,6 +200,17 @@ final class QuantizedSlots {
         return exact == null ? old : old.concat(exact, 1);
     }
 
+    /** Slots {@code [from, to)} dequantized, (kvHeads, to − from, headDim) in the cache dtype. */
+    NDArray read(int from, int to) {
+        int codedTo = Math.min(to, quantized);
+        NDArray old = from < codedTo ? GroupQuantizer.dequantize(new GroupQuantizer.Codes(
+                SlotRanges.view(codes, from, codedTo), SlotRanges.view(scales, from, codedTo),
+                SlotRanges.view(zeros, from, codedTo)), q, spec.dtype()) : null;
+        NDArray exact = to > quantized ? SlotRanges.view(window, Math.max(from, quantized) - quantized, to - quantized)
+                : null;
+        return old == null ? exact : exact == null ? old : old.concat(exact, 1);
+    }
+
     /** Views of the tensors that hold slots {@code [0, slots)}: what their bytes are counted from. */
     List<NDArray> tensors(int slots) {
         List<NDArray> parts = new ArrayList<>();

@@ -2,9 +2,13 @@ package dev.kvlab.experiment;
 
 import com.sun.jna.Function;
 import com.sun.jna.NativeLibrary;
+import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.policy.FullPolicy;
+import dev.kvlab.model.ForwardPass;
+import dev.kvlab.model.SequenceInput;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +28,9 @@ import java.util.Map;
  * is what it faulted in: its activations, plus a KV buffer it had to grow (subtracted, its size is
  * known). {@code MALLOC_TOP_PAD_} only reserves address space, which is not resident until touched.
  * Other threads can only add to a reading, so each key count takes the least of {@link #REPEATS}
- * consecutive passes.
+ * passes; each pass is discarded, so they all see the same keys. The key counts stay within
+ * {@link LayerCache#READ_BLOCK}, where attention still forms every score at once: the per-key part is
+ * what a pass pays per key until attention reads the cache in blocks.
  */
 final class ActivationProbe {
 
@@ -95,8 +101,10 @@ final class ActivationProbe {
             // ×2 growth right after the prefill) must not be counted (CI once read 450 KB at 520 keys
             // and 150 KB at 2048, a negative slope)
             try (KvCache cache = engine.model().newCache(new FullPolicy(), chunk)) {
-                engine.prefillAndDecode(engine.tokens(null, (int) target - chunk), 0, cache,
-                        ExperimentEngine.StepObserver.NONE);
+                if (target > chunk) {
+                    engine.prefillAndDecode(engine.tokens(null, (int) target - chunk), 0, cache,
+                            ExperimentEngine.StepObserver.NONE);
+                }
                 onePass(engine, cache, chunk, trim);
                 for (int r = 0; r < REPEATS; r++) {
                     Reading reading = onePass(engine, cache, chunk, trim);
@@ -120,8 +128,13 @@ final class ActivationProbe {
         trim.invokeInt(new Object[] {0L});
         resetPeak();
         long before = statusBytes("VmRSS:");
-        engine.forward(tokens, cache);
-        long peak = statusBytes("VmHWM:");
+        long peak;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            ForwardPass pass = engine.model().forward(List.of(new SequenceInput(cache, tokens, false)));
+            peak = statusBytes("VmHWM:");
+            pass.discard(0);
+        }
         long grown = cache.allocatedBytes() > allocated ? cache.allocatedBytes() : 0;
         return new Reading(keys, Math.max(0, peak - before - grown));
     }

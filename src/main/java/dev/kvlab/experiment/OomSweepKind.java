@@ -4,6 +4,7 @@ import ai.djl.engine.EngineException;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
+import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.MemoryBudget.Activations;
 import dev.kvlab.cache.policy.CachePolicy;
@@ -25,7 +26,8 @@ import org.jfree.data.category.DefaultCategoryDataset;
  *
  * <p>Memory is weights + the cache's exact bytes ({@link KvSpec}, peak incl. the transient budget +
  * chunk) + an activation allowance for each forward pass, {@code new tokens × (hidden part + keys ×
- * score part) + logits} ({@link MemoryBudget.Activations}). On a Linux CPU the two parts are measured
+ * score part) + logits} ({@link MemoryBudget.Activations}) with the keys read at once and the
+ * dequantized slots of a quantized cache ({@link MemoryBudget#passBytes}). On a Linux CPU the two parts are measured
  * once per server, on the first cell ({@link ActivationProbe}: the native memory a prefill chunk
  * faults in at two key counts); on a GPU, elsewhere, with {@code kvlab.experiments.activation-probe}
  * off, or when the measurement is not within {@link #SANE_FACTOR} of the shape formula, they are
@@ -146,16 +148,20 @@ final class OomSweepKind implements ExperimentKind {
             return new Allowance(computed, "computed", computed, null, null, unavailable);
         }
         int chunk = engine.generator().prefillChunk();
-        long first = Math.max(512, 2L * chunk) / chunk * chunk;
+        long keys = LayerCache.READ_BLOCK;
+        long first = Math.max(chunk, keys / 4);
+        if (first >= keys) {
+            return new Allowance(computed, "computed", computed, null, null, "the prefill chunk (" + chunk
+                    + ") leaves no two key counts to measure below the attention read block (" + keys + ")");
+        }
         ActivationProbe.Fit fit;
         try {
-            fit = ActivationProbe.measure(engine, chunk, first, 4 * first);
+            fit = ActivationProbe.measure(engine, chunk, first, keys);
         } catch (ContextOverflowException e) {
             return new Allowance(computed, "computed", computed, null, null,
-                    "the probe's " + 4 * first + " keys exceed the model's positions");
+                    "the probe's " + keys + " keys exceed the model's positions");
         }
         Activations measured = fit.perNewToken(computed.logitsBytes());
-        long keys = 4 * first;
         double ratio = (double) measured.bytes(chunk, keys) / computed.bytes(chunk, keys);
         if (fit.bytesPerKey() <= 0 || ratio > SANE_FACTOR || ratio < 1 / SANE_FACTOR) {
             return new Allowance(computed, "computed", computed, measured, fit, String.format(Locale.ROOT,
@@ -194,7 +200,7 @@ final class OomSweepKind implements ExperimentKind {
                     long step = c.seenTokens() - peak[2];
                     peak[2] = c.seenTokens();
                     long kv = c.stats().peakBytes();
-                    long act = activations.bytes(step, Math.min(c.seenTokens(), c.storedTokens() + step));
+                    long act = budget.passBytes(policy, step, Math.min(c.seenTokens(), c.storedTokens() + step));
                     peak[0] = Math.max(peak[0], kv);
                     peak[1] = Math.max(peak[1], act);
                     if (weights + kv + act > limit) {

@@ -15,10 +15,13 @@ import dev.kvlab.model.nn.Rope;
  * staged in its own cache, its queries attend over that cache with its own positions and RoPE mode, and
  * its probabilities go to the {@link ForwardPass} for its policy.
  *
- * <p>The leading run of single-token sequences whose keys keep their positions (decode rows) is
- * handled as a group: one batched RoPE matmul, and one attention over their caches stacked side by
- * side, so each such sequence costs only what touches its own cache (two writes and two views per
- * layer). The others (a prompt chunk, {@code rope=cache-index} rows) go one by one.
+ * <p>The leading run of two or more single-token sequences whose keys keep their positions (decode
+ * rows) is handled as a group: one batched RoPE matmul, and one attention over their caches stacked side
+ * by side, so each such sequence costs only what touches its own cache (two writes and two views per
+ * layer). The others (a prompt chunk, {@code rope=cache-index} rows, a sequence decoding alone) go one
+ * by one, over views of their caches; one whose policy does not read the probabilities and whose
+ * layer holds more than {@link LayerCache#READ_BLOCK} slots attends block by block
+ * ({@link Attention#attendInBlocks}), so its pass's memory stops growing with the context.
  */
 public final class CachedAttention {
     private CachedAttention() {}
@@ -39,6 +42,9 @@ public final class CachedAttention {
         while (group < pass.size() && pass.input(group).tokens().length == 1
                 && (rope == null || pass.input(group).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
             group++;
+        }
+        if (group == 1) { // one sequence attends over its own cache's views; a group would copy it
+            group = 0;
         }
         NDArray rotations = null;
         if (rope != null && group > 0) {
@@ -189,6 +195,11 @@ public final class CachedAttention {
 
         LayerCache layer = cache.layer(layerIndex);
         layer.stage(k.transpose(1, 0, 2), v.transpose(1, 0, 2)); // (kvHeads, tokens, d)
+        int slots = layer.slots();
+        if (!slotPositions && slots > LayerCache.READ_BLOCK && !cache.policy().observesAttention()) {
+            return Attention.attendInBlocks(q, slots, layer::keys, layer::values, tokens > 1,
+                    layer.logCountBias(cache.spec().dtype()), h, LayerCache.READ_BLOCK);
+        }
         NDArray keys = layer.keys(); // (kvHeads, stored + tokens, d)
         int stored = (int) keys.getShape().get(1);
         if (slotPositions) {

@@ -42,6 +42,23 @@ class MemoryBudgetTest {
     }
 
     @Test
+    void scoresStopGrowingAtTheReadBlockUnlessThePolicyReadsTheProbabilities() {
+        int block = LayerCache.READ_BLOCK;
+        long tokens = 4L * block;
+        CachePolicy full = policy(Map.of());
+        assertThat(budget.footprint(full, tokens, 0).activationBytes()).isEqualTo(SHAPES.bytes(CHUNK, block));
+        assertThat(budget.passBytes(full, CHUNK, block / 2)).isEqualTo(SHAPES.bytes(CHUNK, block / 2));
+        CachePolicy tova = policy(Map.of("policy", "tova", "budget_ratio", 1.0));
+        assertThat(budget.footprint(tova, tokens, 0).activationBytes()).as("tova reads every probability")
+                .isEqualTo(SHAPES.bytes(CHUNK, tokens));
+        CachePolicy int8 = policy(Map.of("quantization", "int8", "group_size", 16));
+        assertThat(budget.footprint(int8, tokens, 0).activationBytes()).as("one block dequantized")
+                .isEqualTo(SHAPES.bytes(CHUNK, block) + SPEC.layerBytes(block));
+        assertThat(budget.maxTokens(full, 100L * block * 512)).as("so the cache alone bounds a full sequence")
+                .isGreaterThan(99L * block);
+    }
+
+    @Test
     void aFixedBudgetAllocatesItsSlotsPlusAChunkWhateverTheLength() {
         CachePolicy h2o = policy(Map.of("policy", "h2o", "budget", 32));
         MemoryBudget.Footprint f = budget.footprint(h2o, 100, 5000);

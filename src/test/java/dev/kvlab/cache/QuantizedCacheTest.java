@@ -95,6 +95,30 @@ class QuantizedCacheTest {
         }
     }
 
+    @Test
+    void anyRangeOfSlotsReadsBackAsTheSameSlotsOfTheWholeLayer() {
+        KvSpec spec = new KvSpec(1, 2, 16, ai.djl.ndarray.types.DataType.FLOAT32);
+        for (int bits : new int[] {8, 4}) {
+            try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+                LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(bits, 8, 4));
+                Random random = new Random(bits);
+                for (int t = 0; t < 45; t++) { // codes for the oldest, the window for the newest
+                    layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), t);
+                }
+                NDArray keys = layer.keys();
+                NDArray values = layer.values();
+                int[][] ranges = {{0, 45}, {0, 10}, {10, 33}, {30, 45}, {40, 45}, {44, 45}};
+                for (int[] r : ranges) {
+                    assertThat(layer.keys(r[0], r[1]).eq(keys.get(":, {}:{}", r[0], r[1])).all().getBoolean())
+                            .as("int%d keys %d..%d", bits, r[0], r[1]).isTrue();
+                    assertThat(layer.values(r[0], r[1]).eq(values.get(":, {}:{}", r[0], r[1])).all().getBoolean())
+                            .as("int%d values %d..%d", bits, r[0], r[1]).isTrue();
+                }
+                layer.close();
+            }
+        }
+    }
+
     private static NDArray randomToken(ai.djl.ndarray.NDManager manager, KvSpec spec, Random random) {
         float[] x = new float[spec.kvHeads() * spec.headDim()];
         for (int i = 0; i < x.length; i++) {

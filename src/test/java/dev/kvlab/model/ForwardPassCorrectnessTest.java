@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.policy.FullPolicy;
 import dev.kvlab.model.weights.SafetensorsWriter;
 import dev.kvlab.testing.ReferenceForward;
@@ -129,5 +130,37 @@ class ForwardPassCorrectnessTest {
             float[][] all = djlLogits(model, tokens);
             assertArrayEquals(all[8], last.toFloatArray(), TOLERANCE);
         }
+    }
+
+    /**
+     * Past {@link LayerCache#READ_BLOCK} slots a policy that does not read the probabilities attends
+     * block by block; the logits must stay the reference's, for a chunk that crosses the block edge
+     * and for single tokens after it.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("longContexts")
+    void attentionInBlocksPastTheReadBlockMatchesTheReference(String name, TinyModels.Builder builder) {
+        int length = LayerCache.READ_BLOCK + 56; // 1020 in 6 chunks, 40 across the edge, 20 single tokens
+        TinyModel tiny = builder.maxPositions(length).writeTo(dir.resolve(name + "-long"));
+        int[] tokens = randomTokens(length, tiny.config().vocabSize(), 17);
+        int[][] chunks = new int[7 + 20][];
+        int from = 0;
+        for (int i = 0; i < 7; i++) {
+            int size = i < 6 ? 170 : 40;
+            chunks[i] = Arrays.copyOfRange(tokens, from, from + size);
+            from += size;
+        }
+        for (int i = 0; i < 20; i++) {
+            chunks[7 + i] = new int[] {tokens[from++]};
+        }
+        try (TransformerModel model = ModelLoader.load(tiny.dir(), new ModelLoader.Options("cpu", null))) {
+            float[][] expected = ReferenceForward.logits(tiny, tokens);
+            assertClose(expected, djlLogits(model, chunks), name + " in blocks");
+        }
+    }
+
+    static Stream<Arguments> longContexts() {
+        return Stream.of(Arguments.of("llama-gqa", TinyModels.llama().kvHeads(2)),
+                Arguments.of("gpt2", TinyModels.gpt2()));
     }
 }

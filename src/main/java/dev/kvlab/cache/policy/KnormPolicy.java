@@ -1,9 +1,11 @@
 package dev.kvlab.cache.policy;
 
+import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.CompactionPlan;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.RopeMode;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
 
@@ -48,7 +50,7 @@ public final class KnormPolicy extends BoundedPolicy {
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
-        float[][] norms = cache.keyNorms();
+        float[][] norms = keyNorms(cache);
         if (!keepHigh) { // the lowest priority goes first: the highest norm
             for (float[] head : norms) {
                 for (int s = 0; s < head.length; s++) {
@@ -57,5 +59,16 @@ public final class KnormPolicy extends BoundedPolicy {
             }
         }
         return droppingLowest(cache, window, h -> s -> norms[h][s]);
+    }
+
+    /** The L2 norm of every stored key, per head: (kvHeads)(stored). */
+    private static float[][] keyNorms(LayerCache cache) {
+        int stored = cache.stored();
+        float[] flat = cache.keys(0, stored).toType(DataType.FLOAT32, false).norm(new int[] {-1}).toFloatArray();
+        float[][] out = new float[cache.kvHeads()][];
+        for (int h = 0; h < out.length; h++) {
+            out[h] = Arrays.copyOfRange(flat, h * stored, (h + 1) * stored);
+        }
+        return out;
     }
 }
