@@ -58,14 +58,21 @@ final class GroupQuantizer {
         long n = c.codes().getShape().get(1);
         long groups = c.scales().getShape().get(2);
         NDArray codes = c.codes().toType(DataType.FLOAT32, false);
-        if (q.bits() == 4) {
-            NDArray high = codes.div(16).floor();
-            NDArray low = codes.sub(high.mul(16));
+        if (q.bits() == 4) { // temporaries closed as soon as they are used: at most two full-size copies live
+            NDArray quotient = codes.div(16);
+            NDArray high = quotient.floor();
+            quotient.close();
+            NDArray highTimes16 = high.mul(16);
+            NDArray low = codes.sub(highTimes16);
+            highTimes16.close();
+            codes.close();
             codes = NDArrays.stack(new NDList(low, high), 3); // (kvHeads, n, headDim/2, 2)
+            low.close();
+            high.close();
         }
-        NDArray g = codes.reshape(heads, n, groups, q.groupSize());
+        NDArray g = codes.reshape(heads, n, groups, q.groupSize()); // a fresh f32 array: scaled in place
         NDArray scales = c.scales().toType(DataType.FLOAT32, false).expandDims(3);
         NDArray zeros = c.zeros().toType(DataType.FLOAT32, false).expandDims(3);
-        return g.mul(scales).add(zeros).reshape(heads, n, groups * q.groupSize()).toType(dtype, false);
+        return g.muli(scales).addi(zeros).reshape(heads, n, groups * q.groupSize()).toType(dtype, false);
     }
 }

@@ -147,6 +147,17 @@ public final class LayerCache {
         return quantizedValues != null ? quantizedValues.read(slots()) : SlotRanges.view(valueBuffer, 0, slots());
     }
 
+    /**
+     * Where the block of slots that starts at {@code from} ends: {@link #READ_BLOCK} slots on, or
+     * earlier at the edge between a quantized layer's codes and its window, so that a block is read
+     * as one view or one dequantized range, never joined from both.
+     */
+    public int blockEnd(int from) {
+        int end = Math.min(slots(), from + READ_BLOCK);
+        int coded = quantizedKeys != null ? quantizedKeys.quantized() : 0;
+        return from < coded ? Math.min(end, coded) : end;
+    }
+
     /** Keys of slots {@code [from, to)} of {@link #keys()}: a view, or those slots alone dequantized. */
     public NDArray keys(int from, int to) {
         return quantizedKeys != null ? quantizedKeys.read(from, to) : SlotRanges.view(keyBuffer, from, to);

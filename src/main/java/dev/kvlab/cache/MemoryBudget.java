@@ -168,13 +168,16 @@ public final class MemoryBudget {
     /**
      * The temporaries of one forward pass of {@code newTokens} tokens over {@code keys} keys under
      * {@code policy}: attention reads at most {@link LayerCache#READ_BLOCK} keys at once unless the
-     * policy reads the probabilities, and a quantized cache dequantizes the keys and values it reads
-     * (one layer's, or one block's).
+     * policy reads the probabilities. A quantized cache dequantizes the keys and values it reads in
+     * {@link Quantization#dequantizedCopies()}; read whole, its codes and window are joined, one copy
+     * more (a block holds codes or window, never both).
      */
     public long passBytes(CachePolicy policy, long newTokens, long keys) {
-        long atOnce = policy.observesAttention() ? keys : Math.min(keys, LayerCache.READ_BLOCK);
-        long dequantized = policy.quantization().enabled() ? spec.layerBytes(atOnce) : 0;
-        return activationBytes(newTokens, atOnce) + dequantized;
+        boolean whole = policy.observesAttention();
+        long atOnce = whole ? keys : Math.min(keys, LayerCache.READ_BLOCK);
+        Quantization q = policy.quantization();
+        long copies = q.enabled() ? q.dequantizedCopies() + (whole ? 1 : 0) : 0;
+        return activationBytes(newTokens, atOnce) + copies * spec.layerBytes(atOnce);
     }
 
     /**

@@ -52,6 +52,15 @@ public record Quantization(int bits, int groupSize, int residual) {
     }
 
     /** The largest code, {@code 2^bits − 1}. */
+    /**
+     * Copies of a dequantized range alive at once while {@link GroupQuantizer#dequantize} runs, in units
+     * of the range in the cache dtype: int8 scales its codes in place (one), int4 also unpacks nibbles
+     * into a second array (two).
+     */
+    public int dequantizedCopies() {
+        return bits == 4 ? 2 : 1;
+    }
+
     int levels() {
         return (1 << bits) - 1;
     }

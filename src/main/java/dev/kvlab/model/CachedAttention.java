@@ -197,8 +197,8 @@ public final class CachedAttention {
         layer.stage(k.transpose(1, 0, 2), v.transpose(1, 0, 2)); // (kvHeads, tokens, d)
         int slots = layer.slots();
         if (!slotPositions && slots > LayerCache.READ_BLOCK && !cache.policy().observesAttention()) {
-            return Attention.attendInBlocks(q, slots, layer::keys, layer::values, tokens > 1,
-                    layer.logCountBias(cache.spec().dtype()), h, LayerCache.READ_BLOCK);
+            return Attention.attendInBlocks(q, slots, layer::blockEnd, layer::keys, layer::values, tokens > 1,
+                    layer.logCountBias(cache.spec().dtype()), h);
         }
         NDArray keys = layer.keys(); // (kvHeads, stored + tokens, d)
         int stored = (int) keys.getShape().get(1);

@@ -54,6 +54,12 @@ class MemoryBudgetTest {
         CachePolicy int8 = policy(Map.of("quantization", "int8", "group_size", 16));
         assertThat(budget.footprint(int8, tokens, 0).activationBytes()).as("one block dequantized")
                 .isEqualTo(SHAPES.bytes(CHUNK, block) + SPEC.layerBytes(block));
+        CachePolicy int4 = policy(Map.of("quantization", "int4", "group_size", 16));
+        assertThat(budget.footprint(int4, tokens, 0).activationBytes()).as("nibbles unpacked: two copies")
+                .isEqualTo(SHAPES.bytes(CHUNK, block) + 2 * SPEC.layerBytes(block));
+        CachePolicy tova8 = policy(Map.of("policy", "tova", "budget_ratio", 1.0, "quantization", "int8", "group_size", 16));
+        assertThat(budget.footprint(tova8, tokens, 0).activationBytes()).as("the whole layer, joined")
+                .isEqualTo(SHAPES.bytes(CHUNK, tokens) + 2 * SPEC.layerBytes(tokens));
         assertThat(budget.maxTokens(full, 100L * block * 512)).as("so the cache alone bounds a full sequence")
                 .isGreaterThan(99L * block);
     }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Causal self-attention of the new tokens over a layer's keys and values, computed explicitly so a
@@ -73,20 +74,21 @@ public final class Attention {
     }
 
     /**
-     * The output of {@link #attend} computed over the slots in blocks of at most {@code block}, with a
-     * running maximum and sum (the online softmax of FlashAttention): the scores of one block exist at
-     * a time, and each block's temporaries are freed before the next is read, so a pass over
-     * {@code stored} slots holds {@code tokens × heads × block} scores, not {@code tokens × heads ×
-     * stored}. The probabilities are never formed; a caller whose policy reads them uses {@link #attend}.
+     * The output of {@link #attend} computed over the slots block after block, with a running maximum
+     * and sum (the online softmax of FlashAttention): the scores of one block exist at a time, and each
+     * block's temporaries are freed before the next is read, so a pass holds {@code tokens × heads ×
+     * block} scores, not {@code tokens × heads × stored}. The probabilities are never formed; a caller
+     * whose policy reads them uses {@link #attend}.
      *
+     * @param blockEnd where the block starting at a slot ends (exclusive, after the start)
      * @param keys reads the keys of a range of slots (a view, or slots dequantized on the spot)
      * @param causal whether the last {@code tokens} slots are the new tokens, each seeing only those
      *     before it (the mask is made for the blocks that hold them); false for one token
      * @param logCount (kvHeads, 1, 1, stored) or null
      * @return (tokens, heads·headDim)
      */
-    public static NDArray attendInBlocks(NDArray q, int stored, SlotReader keys, SlotReader values, boolean causal,
-            NDArray logCount, Heads h, int block) {
+    public static NDArray attendInBlocks(NDArray q, int stored, IntUnaryOperator blockEnd, SlotReader keys,
+            SlotReader values, boolean causal, NDArray logCount, Heads h) {
         int tokens = (int) q.getShape().get(0);
         long rows = (long) h.group() * tokens;
         NDArray scaled = groupedQueries(q, h);
@@ -94,8 +96,8 @@ public final class Attention {
         NDArray sum = null; // (kvHeads, rows, 1): Σ exp(score − max) so far
         NDArray acc = null; // (kvHeads, rows, d): Σ exp(score − max)·v so far
         try {
-            for (int from = 0; from < stored; from += block) {
-                int to = Math.min(stored, from + block);
+            for (int from = 0, to; from < stored; from = to) {
+                to = blockEnd.applyAsInt(from);
                 try (NDScope scope = new NDScope()) {
                     NDArray scores = scaled.matMul(keys.read(from, to).transpose(0, 2, 1));
                     boolean masked = causal && to > stored - tokens + 1;
