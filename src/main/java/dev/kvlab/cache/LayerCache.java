@@ -27,12 +27,6 @@ import java.util.Objects;
  * in full precision, then quantized once ({@link QuantizedSlots#compact}).
  */
 public final class LayerCache {
-    /**
-     * The most slots attention reads at once ({@link #keys(int, int)}) when the policy ignores the
-     * probabilities: a pass's scores and dequantized slots grow with this, not with the context.
-     */
-    public static final int READ_BLOCK = 1024;
-
     private final KvSpec spec;
     private final NDManager manager;
     private final int capacityHint;
@@ -52,10 +46,6 @@ public final class LayerCache {
      * @param capacityHint slots to allocate at the first append (a bounded policy passes budget +
      *     prefill chunk so its buffer never grows); 0 to start from the first chunk's size
      */
-    LayerCache(KvSpec spec, NDManager manager, int capacityHint) {
-        this(spec, manager, capacityHint, Quantization.NONE);
-    }
-
     LayerCache(KvSpec spec, NDManager manager, int capacityHint, Quantization quantization) {
         this.spec = spec;
         this.manager = manager;
@@ -148,12 +138,12 @@ public final class LayerCache {
     }
 
     /**
-     * Where the block of slots that starts at {@code from} ends: {@link #READ_BLOCK} slots on, or
-     * earlier at the edge between a quantized layer's codes and its window, so that a block is read
-     * as one view or one dequantized range, never joined from both.
+     * Where the block that a pass of {@code tokens} tokens reads from slot {@code from} on ends
+     * ({@link ReadBlocks#slots}): earlier at the edge between a quantized layer's codes and its
+     * window, so that a block is one view or one dequantized range, never joined from both.
      */
-    public int blockEnd(int from) {
-        int end = Math.min(slots(), from + READ_BLOCK);
+    public int blockEnd(int from, int tokens) {
+        int end = Math.min(slots(), from + ReadBlocks.slots(tokens, quantizedKeys != null));
         int coded = quantizedKeys != null ? quantizedKeys.quantized() : 0;
         return from < coded ? Math.min(end, coded) : end;
     }

@@ -14,7 +14,7 @@ import dev.kvlab.cache.policy.CachePolicy;
  * (a chunk is appended before the policy compacts), whatever {@code T}; a {@code budget_ratio} its
  * budget at {@code T}, the slots that may wait for a compaction ({@code compact_every − 1}) and a
  * chunk, at most {@code T}. A forward pass attends over at most those slots, so they are also the
- * keys its activations are counted for, up to {@link LayerCache#READ_BLOCK} when the policy does not
+ * keys its activations are counted for, up to {@link ReadBlocks#slots} when the policy does not
  * read the probabilities (attention then reads the cache in blocks). A quantized cache
  * ({@link Quantization}) counts its stored bytes, and its activations the keys and values dequantized
  * for attention at once.
@@ -162,20 +162,21 @@ public final class MemoryBudget {
         long slots = kvSlots(policy, tokens);
         long chunk = Math.max(1, Math.min(prefillChunk, promptTokens));
         long keys = Math.min(slots, tokens);
-        return new Footprint(slots, kvBytes(policy, tokens), passBytes(policy, chunk, keys));
+        long largestPass = Math.max(passBytes(policy, chunk, keys), passBytes(policy, 1, keys));
+        return new Footprint(slots, kvBytes(policy, tokens), largestPass);
     }
 
     /**
      * The temporaries of one forward pass of {@code newTokens} tokens over {@code keys} keys under
-     * {@code policy}: attention reads at most {@link LayerCache#READ_BLOCK} keys at once unless the
+     * {@code policy}: attention reads at most {@link ReadBlocks#slots} keys at once unless the
      * policy reads the probabilities. A quantized cache dequantizes the keys and values it reads in
      * {@link Quantization#dequantizedCopies()}; read whole, its codes and window are joined, one copy
      * more (a block holds codes or window, never both).
      */
     public long passBytes(CachePolicy policy, long newTokens, long keys) {
         boolean whole = policy.observesAttention();
-        long atOnce = whole ? keys : Math.min(keys, LayerCache.READ_BLOCK);
         Quantization q = policy.quantization();
+        long atOnce = whole ? keys : Math.min(keys, ReadBlocks.slots(newTokens, q.enabled()));
         long copies = q.enabled() ? q.dequantizedCopies() + (whole ? 1 : 0) : 0;
         return activationBytes(newTokens, atOnce) + copies * spec.layerBytes(atOnce);
     }

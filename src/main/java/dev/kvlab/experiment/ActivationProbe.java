@@ -5,6 +5,7 @@ import com.sun.jna.NativeLibrary;
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.ReadBlocks;
 import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.policy.FullPolicy;
 import dev.kvlab.model.ForwardPass;
@@ -29,7 +30,7 @@ import java.util.Map;
  * known). {@code MALLOC_TOP_PAD_} only reserves address space, which is not resident until touched.
  * Other threads can only add to a reading, so each key count takes the least of {@link #REPEATS}
  * passes; each pass is discarded, so they all see the same keys. The key counts stay within
- * {@link LayerCache#READ_BLOCK}, where attention still forms every score at once: the per-key part is
+ * {@link ReadBlocks#READ_BLOCK}, where attention still forms every score at once: the per-key part is
  * what a pass pays per key until attention reads the cache in blocks.
  */
 final class ActivationProbe {

@@ -5,6 +5,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.ReadBlocks;
 import dev.kvlab.cache.MemoryBudget;
 import dev.kvlab.cache.MemoryBudget.Activations;
 import dev.kvlab.cache.policy.CachePolicy;
@@ -148,7 +149,7 @@ final class OomSweepKind implements ExperimentKind {
             return new Allowance(computed, "computed", computed, null, null, unavailable);
         }
         int chunk = engine.generator().prefillChunk();
-        long keys = LayerCache.READ_BLOCK;
+        long keys = ReadBlocks.READ_BLOCK;
         long first = Math.max(chunk, keys / 4);
         if (first >= keys) {
             return new Allowance(computed, "computed", computed, null, null, "the prefill chunk (" + chunk

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.ReadBlocks;
 import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.nn.Attention;
 import dev.kvlab.model.nn.Rope;
@@ -20,7 +21,7 @@ import dev.kvlab.model.nn.Rope;
  * by side, so each such sequence costs only what touches its own cache (two writes and two views per
  * layer). The others (a prompt chunk, {@code rope=cache-index} rows, a sequence decoding alone) go one
  * by one, over views of their caches; one whose policy does not read the probabilities and whose
- * layer holds more than {@link LayerCache#READ_BLOCK} slots attends block by block
+ * layer holds more than {@link ReadBlocks#slots} slots attends block by block
  * ({@link Attention#attendInBlocks}), so its pass's memory stops growing with the context.
  */
 public final class CachedAttention {
@@ -196,9 +197,9 @@ public final class CachedAttention {
         LayerCache layer = cache.layer(layerIndex);
         layer.stage(k.transpose(1, 0, 2), v.transpose(1, 0, 2)); // (kvHeads, tokens, d)
         int slots = layer.slots();
-        if (!slotPositions && slots > LayerCache.READ_BLOCK && !cache.policy().observesAttention()) {
-            return Attention.attendInBlocks(q, slots, layer::blockEnd, layer::keys, layer::values, tokens > 1,
-                    layer.logCountBias(cache.spec().dtype()), h);
+        if (!slotPositions && layer.blockEnd(0, tokens) < slots && !cache.policy().observesAttention()) {
+            return Attention.attendInBlocks(q, slots, from -> layer.blockEnd(from, tokens), layer::keys,
+                    layer::values, tokens > 1, layer.logCountBias(cache.spec().dtype()), h);
         }
         NDArray keys = layer.keys(); // (kvHeads, stored + tokens, d)
         int stored = (int) keys.getShape().get(1);

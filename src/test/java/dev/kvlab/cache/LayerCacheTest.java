@@ -21,7 +21,7 @@ class LayerCacheTest {
     void metadataGrowsTogetherWithTheKeyValueBuffers() {
         int tokens = 1000;
         try (NDManager manager = NDManager.newBaseManager()) {
-            LayerCache layer = new LayerCache(SPEC, manager, 0);
+            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
             int growths = 0;
             for (int t = 0; t < tokens; t++) {
                 long allocated = layer.allocatedBytes();
@@ -44,7 +44,7 @@ class LayerCacheTest {
     @Test
     void compactionKeepsTheCapacityAndMovesMetadataWithTheKeys() {
         try (NDManager manager = NDManager.newBaseManager()) {
-            LayerCache layer = new LayerCache(SPEC, manager, 0);
+            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
             for (int t = 0; t < 5; t++) {
                 layer.append(token(manager, t), token(manager, t), t);
             }

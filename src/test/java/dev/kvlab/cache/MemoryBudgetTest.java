@@ -43,10 +43,16 @@ class MemoryBudgetTest {
 
     @Test
     void scoresStopGrowingAtTheReadBlockUnlessThePolicyReadsTheProbabilities() {
-        int block = LayerCache.READ_BLOCK;
-        long tokens = 4L * block;
+        int block = ReadBlocks.READ_BLOCK;
+        long tokens = 16L * block;
         CachePolicy full = policy(Map.of());
-        assertThat(budget.footprint(full, tokens, 0).activationBytes()).isEqualTo(SHAPES.bytes(CHUNK, block));
+        assertThat(budget.footprint(full, tokens, 0).activationBytes()).as("a chunk reads a block at a time")
+                .isEqualTo(SHAPES.bytes(CHUNK, block));
+        assertThat(budget.passBytes(full, 1, tokens)).as("one token reads 8 blocks: as many scores")
+                .isEqualTo(SHAPES.bytes(1, 8L * block));
+        MemoryBudget byTwos = new MemoryBudget(SPEC, WEIGHTS, 2, SHAPES);
+        assertThat(byTwos.footprint(full, tokens, 0).activationBytes()).as("the largest of chunk and decode passes")
+                .isEqualTo(Math.max(SHAPES.bytes(2, 4L * block), SHAPES.bytes(1, 8L * block)));
         assertThat(budget.passBytes(full, CHUNK, block / 2)).isEqualTo(SHAPES.bytes(CHUNK, block / 2));
         CachePolicy tova = policy(Map.of("policy", "tova", "budget_ratio", 1.0));
         assertThat(budget.footprint(tova, tokens, 0).activationBytes()).as("tova reads every probability")

@@ -107,8 +107,8 @@ class QuantizedCacheTest {
                 }
                 NDArray keys = layer.keys();
                 NDArray values = layer.values();
-                assertThat(layer.blockEnd(0)).as("codes end a block").isEqualTo(32);
-                assertThat(layer.blockEnd(32)).isEqualTo(45);
+                assertThat(layer.blockEnd(0, 1)).as("codes end a block").isEqualTo(32);
+                assertThat(layer.blockEnd(32, 1)).isEqualTo(45);
                 int[][] ranges = {{0, 45}, {0, 10}, {10, 33}, {30, 45}, {40, 45}, {44, 45}};
                 for (int[] r : ranges) {
                     assertThat(layer.keys(r[0], r[1]).eq(keys.get(":, {}:{}", r[0], r[1])).all().getBoolean())

@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
+import dev.kvlab.cache.ReadBlocks;
 import dev.kvlab.cache.policy.FullPolicy;
 import dev.kvlab.model.weights.SafetensorsWriter;
 import dev.kvlab.testing.ReferenceForward;
@@ -133,14 +134,14 @@ class ForwardPassCorrectnessTest {
     }
 
     /**
-     * Past {@link LayerCache#READ_BLOCK} slots a policy that does not read the probabilities attends
+     * Past {@link ReadBlocks#READ_BLOCK} slots a policy that does not read the probabilities attends
      * block by block; the logits must stay the reference's, for a chunk that crosses the block edge
      * and for single tokens after it.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("longContexts")
     void attentionInBlocksPastTheReadBlockMatchesTheReference(String name, TinyModels.Builder builder) {
-        int length = LayerCache.READ_BLOCK + 56; // 1020 in 6 chunks, 40 across the edge, 20 single tokens
+        int length = ReadBlocks.READ_BLOCK + 56; // 1020 in 6 chunks, 40 across the edge, 20 single tokens
         TinyModel tiny = builder.maxPositions(length).writeTo(dir.resolve(name + "-long"));
         int[] tokens = randomTokens(length, tiny.config().vocabSize(), 17);
         int[][] chunks = new int[7 + 20][];
