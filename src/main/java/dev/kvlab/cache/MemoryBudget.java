@@ -171,14 +171,20 @@ public final class MemoryBudget {
      * {@code policy}: attention reads at most {@link ReadBlocks#slots} keys at once unless the
      * policy reads the probabilities. A quantized cache dequantizes the keys and values it reads in
      * {@link Quantization#dequantizedCopies()}; read whole, its codes and window are joined, one copy
-     * more (a block holds codes or window, never both).
+     * more (a block holds codes or window, never both). A decode step of an unquantized cache shorter
+     * than a read block may attend in a batch's group, which pads and stacks its layer (two copies,
+     * counted up to the block whatever the length, so that footprints grow with the length).
      */
     public long passBytes(CachePolicy policy, long newTokens, long keys) {
         boolean whole = policy.observesAttention();
         Quantization q = policy.quantization();
         long atOnce = whole ? keys : Math.min(keys, ReadBlocks.slots(newTokens, q.enabled()));
         long copies = q.enabled() ? q.dequantizedCopies() + (whole ? 1 : 0) : 0;
-        return activationBytes(newTokens, atOnce) + copies * spec.layerBytes(atOnce);
+        long bytes = activationBytes(newTokens, atOnce) + copies * spec.layerBytes(atOnce);
+        if (newTokens == 1 && !q.enabled()) { // a batched decode step pads and stacks a short layer: two copies
+            bytes += 2 * spec.layerBytes(Math.min(keys, ReadBlocks.READ_BLOCK));
+        }
+        return bytes;
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.kvlab.generation;
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.ContextOverflowException;
+import dev.kvlab.model.CachedAttention;
 import dev.kvlab.model.ForwardPass;
 import dev.kvlab.model.SequenceInput;
 import dev.kvlab.model.TransformerModel;
@@ -73,15 +74,16 @@ final class Batch {
         List<Sequence> members = new ArrayList<>();
         List<SequenceInput> inputs = new ArrayList<>();
         int tokens = 0;
-        // decode rows first, every decoding sequence one token, those rotated by their positions leading so
-        // the model handles them as one group
+        // decode rows first, every decoding sequence one token, those the model can attend for as one group
+        // (rotated by their positions, short unquantized caches) leading
         List<Sequence> decoding = new ArrayList<>();
         for (Sequence s : running) {
             if (!s.prefilling()) {
                 decoding.add(s);
             }
         }
-        decoding.sort(Comparator.comparing(s -> s.cache().policy().ropeMode() != RopeMode.ORIGINAL));
+        decoding.sort(Comparator.comparing(s -> s.cache().policy().ropeMode() != RopeMode.ORIGINAL
+                || !CachedAttention.joinsGroup(s.cache())));
         for (Sequence s : decoding) {
             if (fits(s, 1)) {
                 members.add(s);

@@ -3,13 +3,16 @@ package dev.kvlab.model;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
 import dev.kvlab.cache.policy.CachePolicy;
 import java.util.List;
+import java.util.function.Supplier;
 
 /** What every architecture shares: the weights' manager, the KV spec and per-request caches. */
 public abstract class AbstractDecoder implements TransformerModel {
@@ -56,8 +59,29 @@ public abstract class AbstractDecoder implements TransformerModel {
         } catch (RuntimeException | Error e) {
             pass.discardRest();
             throw e;
+        } finally {
+            pass.registerObserved();
         }
         return pass;
+    }
+
+    /**
+     * Runs one transformer layer and frees its temporaries (scores, a batch's stacked keys, MLP
+     * intermediates) when it returns, keeping only its output and the probabilities policies observe:
+     * a pass holds one layer's activations at a time, not every layer's until the step ends. Under
+     * autograd (the trainer) nothing is freed early, since the backward pass reads them.
+     */
+    protected static NDArray inLayerScope(Supplier<NDArray> layer) {
+        if (JniUtils.isGradMode()) {
+            return layer.get();
+        }
+        NDArray out;
+        try (NDScope scope = new NDScope()) {
+            out = layer.get();
+            NDScope.unregister(out);
+        }
+        NDScope.register(out);
+        return out;
     }
 
     /**

@@ -16,8 +16,8 @@ import dev.kvlab.model.nn.Rope;
  * staged in its own cache, its queries attend over that cache with its own positions and RoPE mode, and
  * its probabilities go to the {@link ForwardPass} for its policy.
  *
- * <p>The leading run of two or more single-token sequences whose keys keep their positions (decode
- * rows) is handled as a group: one batched RoPE matmul, and one attention over their caches stacked side
+ * <p>The leading run of two or more single-token sequences whose keys keep their positions and whose
+ * caches {@linkplain #joinsGroup join a group} (decode rows) is handled as a group: one batched RoPE matmul, and one attention over their caches stacked side
  * by side, so each such sequence costs only what touches its own cache (two writes and two views per
  * layer). The others (a prompt chunk, {@code rope=cache-index} rows, a sequence decoding alone) go one
  * by one, over views of their caches; one whose policy does not read the probabilities and whose
@@ -37,10 +37,19 @@ public final class CachedAttention {
      */
     public record Plan(int decodeRows, NDArray rotations, Rope.Table[] tables) {}
 
+    /**
+     * Whether a decoding sequence may attend in the group: its cache is unquantized and shorter than
+     * a read block ({@link ReadBlocks#READ_BLOCK}), so the copy stacking makes of it stays small. A
+     * longer or quantized cache attends alone, over views or blocks of itself.
+     */
+    public static boolean joinsGroup(KvCache cache) {
+        return !cache.policy().quantization().enabled() && cache.storedTokens() < ReadBlocks.READ_BLOCK;
+    }
+
     /** @param rope null for models with learned positions (GPT-2) */
     public static Plan plan(ForwardPass pass, Rope rope) {
         int group = 0;
-        while (group < pass.size() && pass.input(group).tokens().length == 1
+        while (group < pass.size() && pass.input(group).tokens().length == 1 && joinsGroup(pass.input(group).cache())
                 && (rope == null || pass.input(group).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
             group++;
         }

@@ -2,10 +2,12 @@ package dev.kvlab.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.policy.CachePolicy;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -30,6 +32,7 @@ public final class ForwardPass {
     private long[] lastArgmax;
     private float[] lastMax;
     private final Map<Double, float[]> lastProbabilities = new HashMap<>(2);
+    private final List<NDArray> observed = new ArrayList<>();
 
     ForwardPass(List<SequenceInput> inputs, int layers) {
         this.inputs = List.copyOf(inputs);
@@ -65,8 +68,16 @@ public final class ForwardPass {
     /** The layer loop hands over each sequence's attention probabilities, (kvHeads, group, tokens, stored). */
     void observe(int sequence, int layer, NDArray probs) {
         if (inputs.get(sequence).cache().policy().observesAttention()) {
+            NDScope.unregister(probs); // outlives the layer's scope ({@link AbstractDecoder#inLayerScope})
+            observed.add(probs);
             observations[sequence][layer] = new AttentionObservation(probs);
         }
+    }
+
+    /** Hands the observed probabilities to the caller's scope, which frees them with the step. */
+    void registerObserved() {
+        observed.forEach(NDScope::register);
+        observed.clear();
     }
 
     void setLogits(NDArray logits) {

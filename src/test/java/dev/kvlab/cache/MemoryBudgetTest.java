@@ -19,6 +19,11 @@ class MemoryBudgetTest {
 
     private final MemoryBudget budget = new MemoryBudget(SPEC, WEIGHTS, CHUNK, SHAPES);
 
+    /** A decode step of an unquantized cache: one token's activations and its layer padded and stacked. */
+    private static long batchedDecode(MemoryBudget.Activations activations, long keys) {
+        return activations.bytes(1, keys) + 2 * SPEC.layerBytes(Math.min(keys, ReadBlocks.READ_BLOCK));
+    }
+
     private static CachePolicy policy(Map<String, Object> kvCache) {
         return PolicyRegistry.create(kvCache);
     }
@@ -34,7 +39,8 @@ class MemoryBudgetTest {
         MemoryBudget.Footprint full = budget.footprint(policy(Map.of()), 100, 50);
         assertThat(full.kvSlots()).isEqualTo(150);
         assertThat(full.kvBytes()).isEqualTo(150 * 512);
-        assertThat(full.activationBytes()).isEqualTo(SHAPES.bytes(CHUNK, 150));
+        assertThat(full.activationBytes()).as("a decode step that may be batched, the larger pass here")
+                .isEqualTo(Math.max(SHAPES.bytes(CHUNK, 150), batchedDecode(SHAPES, 150)));
         assertThat(full.requiredBytes()).isEqualTo(full.kvBytes() + full.activationBytes());
         assertThat(budget.footprint(policy(Map.of()), 3, 0).activationBytes()).as("a prompt shorter than a chunk")
                 .isEqualTo(SHAPES.bytes(3, 3));
@@ -46,13 +52,13 @@ class MemoryBudgetTest {
         int block = ReadBlocks.READ_BLOCK;
         long tokens = 16L * block;
         CachePolicy full = policy(Map.of());
-        assertThat(budget.footprint(full, tokens, 0).activationBytes()).as("a chunk reads a block at a time")
+        assertThat(budget.passBytes(full, CHUNK, tokens)).as("a chunk reads a block at a time")
                 .isEqualTo(SHAPES.bytes(CHUNK, block));
         assertThat(budget.passBytes(full, 1, tokens)).as("one token reads 8 blocks: as many scores")
-                .isEqualTo(SHAPES.bytes(1, 8L * block));
+                .isEqualTo(SHAPES.bytes(1, 8L * block) + 2 * SPEC.layerBytes(block));
         MemoryBudget byTwos = new MemoryBudget(SPEC, WEIGHTS, 2, SHAPES);
         assertThat(byTwos.footprint(full, tokens, 0).activationBytes()).as("the largest of chunk and decode passes")
-                .isEqualTo(Math.max(SHAPES.bytes(2, 4L * block), SHAPES.bytes(1, 8L * block)));
+                .isEqualTo(Math.max(SHAPES.bytes(2, 4L * block), budget.passBytes(full, 1, tokens)));
         assertThat(budget.passBytes(full, CHUNK, block / 2)).isEqualTo(SHAPES.bytes(CHUNK, block / 2));
         CachePolicy tova = policy(Map.of("policy", "tova", "budget_ratio", 1.0));
         assertThat(budget.footprint(tova, tokens, 0).activationBytes()).as("tova reads every probability")
@@ -67,7 +73,7 @@ class MemoryBudgetTest {
         assertThat(budget.footprint(tova8, tokens, 0).activationBytes()).as("the whole layer, joined")
                 .isEqualTo(SHAPES.bytes(CHUNK, tokens) + 2 * SPEC.layerBytes(tokens));
         assertThat(budget.maxTokens(full, 100L * block * 512)).as("so the cache alone bounds a full sequence")
-                .isGreaterThan(99L * block);
+                .isGreaterThan(98L * block);
     }
 
     @Test
@@ -114,9 +120,10 @@ class MemoryBudgetTest {
             assertThat(budget.footprint(p, max, 0).requiredBytes()).isLessThanOrEqualTo(available);
             assertThat(budget.footprint(p, max + 1, 0).requiredBytes()).isGreaterThan(available);
         }
-        // a full cache: (available - 8 new tokens' hidden states - logits) / (KV + 8 new tokens' scores per key)
+        // a full cache, whose decode step is the larger pass here: (available - one new token's hidden
+        // states - logits) / (KV + one token's scores per key + a layer padded and stacked for a batch)
         assertThat(budget.maxTokens(policy(Map.of()), available))
-                .isEqualTo((available - 8 * 3072 - 2400) / (512 + 8 * 32));
+                .isEqualTo((available - 3072 - 2400) / (512 + 32 + 2 * 256));
         assertThat(budget.maxTokensUnder(policy(Map.of()), WEIGHTS + available))
                 .isEqualTo(budget.maxTokens(policy(Map.of()), available));
 
@@ -129,7 +136,7 @@ class MemoryBudgetTest {
     void aMeasuredAllowanceReplacesTheComputedOne() {
         MemoryBudget.Activations measured = new MemoryBudget.Activations(100, 1, 2400);
         MemoryBudget m = budget.withActivations(measured);
-        assertThat(m.footprint(policy(Map.of()), 100, 0).activationBytes()).isEqualTo(measured.bytes(CHUNK, 100));
+        assertThat(m.footprint(policy(Map.of()), 100, 0).activationBytes()).isEqualTo(batchedDecode(measured, 100));
         assertThat(m.maxTokens(policy(Map.of()), 300_000)).isGreaterThan(budget.maxTokens(policy(Map.of()), 300_000));
         assertThat(m.weightsBytes()).isEqualTo(WEIGHTS);
     }

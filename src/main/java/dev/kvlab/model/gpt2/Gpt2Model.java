@@ -50,10 +50,14 @@ public final class Gpt2Model extends AbstractDecoder {
         CachedAttention.Plan plan = CachedAttention.plan(pass, null);
         for (int i = 0; i < config.numLayers(); i++) { // x: (rows, hidden)
             Gpt2Weights.Layer w = weights.layer(i);
-            x = x.add(attention(Norms.layer(x, w.ln1Weight(), w.ln1Bias(), eps), w, i, pass, plan));
-            NDArray h = Norms.layer(x, w.ln2Weight(), w.ln2Bias(), eps);
-            x = x.add(Activations.geluNew(h.matMul(w.fcWeight()).add(w.fcBias()))
-                    .matMul(w.mlpProjWeight()).add(w.mlpProjBias()));
+            NDArray in = x;
+            int layer = i;
+            x = inLayerScope(() -> {
+                NDArray a = in.add(attention(Norms.layer(in, w.ln1Weight(), w.ln1Bias(), eps), w, layer, pass, plan));
+                NDArray h = Norms.layer(a, w.ln2Weight(), w.ln2Bias(), eps);
+                return a.add(Activations.geluNew(h.matMul(w.fcWeight()).add(w.fcBias()))
+                        .matMul(w.mlpProjWeight()).add(w.mlpProjBias()));
+            });
         }
         NDArray h = Norms.layer(logitRows(x, pass), weights.finalNormWeight(), weights.finalNormBias(), eps);
         return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false);

@@ -54,8 +54,12 @@ public final class LlamaModel extends AbstractDecoder {
         CachedAttention.Plan positions = CachedAttention.plan(pass, rope);
         for (int i = 0; i < config.numLayers(); i++) {
             LlamaWeights.Layer w = weights.layer(i);
-            x = x.add(attention(Norms.rms(x, w.inputNorm(), eps), w, i, pass, positions));
-            x = x.add(mlp(Norms.rms(x, w.postAttentionNorm(), eps), w));
+            NDArray in = x;
+            int layer = i;
+            x = inLayerScope(() -> {
+                NDArray h = in.add(attention(Norms.rms(in, w.inputNorm(), eps), w, layer, pass, positions));
+                return h.add(mlp(Norms.rms(h, w.postAttentionNorm(), eps), w));
+            });
         }
         NDArray h = Norms.rms(logitRows(x, pass), weights.finalNorm(), eps);
         return h.matMul(weights.lmHead()).toType(DataType.FLOAT32, false); // (logit rows, vocab)
