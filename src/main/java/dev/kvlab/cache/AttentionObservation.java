@@ -57,14 +57,16 @@ public final class AttentionObservation {
 
     /**
      * Attention each slot received from the last {@code rows} new queries, summed over those queries
-     * and averaged over the group, (kvHeads)(stored): SnapKV's observation-window votes.
+     * and averaged over the group (or its largest over the group's query heads when
+     * {@code maxOverGroup}), (kvHeads)(stored): SnapKV's observation-window votes.
      */
-    public float[][] lastRowsSums(int rows) {
+    public float[][] lastRowsSums(int rows, boolean maxOverGroup) {
         if (rows < 1 || rows > tokens) {
             throw new IllegalArgumentException("rows must be in [1, " + tokens + "], got " + rows);
         }
         NDArray window = rows == tokens ? probs : probs.get(new NDIndex(":, :, {}:, :", tokens - rows));
-        NDArray sums = window.mean(new int[] {1}).sum(new int[] {1});
+        NDArray perHead = window.sum(new int[] {2}); // (kvHeads, group, stored)
+        NDArray sums = maxOverGroup ? perHead.max(new int[] {1}) : perHead.mean(new int[] {1});
         return split(sums.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
     }
 

@@ -23,7 +23,7 @@ public final class PyramidKvPolicy extends SnapKvPolicy {
     private final double beta;
 
     private PyramidKvPolicy(Limits limits, Scoring scoring, double beta) {
-        super(limits, scoring.window(), scoring.kernel(), scoring.pooling());
+        super(limits, scoring);
         this.beta = beta;
     }
 

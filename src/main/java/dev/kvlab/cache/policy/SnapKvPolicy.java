@@ -11,8 +11,8 @@ import java.util.Set;
 /**
  * SnapKV (Li et al. 2024, "SnapKV: LLM Knows What You are Looking for Before Generation"): the last
  * {@code window} prompt tokens act as an observation window; each earlier key is scored by the
- * attention those queries pay it (summed over the window, averaged over the query heads of its KV
- * group), the scores are smoothed along the sequence by average or max pooling of width
+ * attention those queries pay it (summed over the window, averaged, or with {@code heads=max} the
+ * largest, over the query heads of its KV group), the scores are smoothed along the sequence by average or max pooling of width
  * {@code kernel} so that a kept token keeps its neighbours, and each KV head keeps the
  * {@code budget − window} best keys plus the window itself.
  *
@@ -39,24 +39,29 @@ public class SnapKvPolicy extends BoundedPolicy {
     private final int window;
     private final int kernel;
     private final Pooling pooling;
+    private final boolean maxOverHeads;
 
-    SnapKvPolicy(Limits limits, int window, int kernel, Pooling pooling) {
+    SnapKvPolicy(Limits limits, Scoring scoring) {
         super(limits);
-        this.window = window;
-        this.kernel = kernel;
-        this.pooling = pooling;
+        this.window = scoring.window();
+        this.kernel = scoring.kernel();
+        this.pooling = scoring.pooling();
+        this.maxOverHeads = scoring.maxOverHeads();
     }
 
     /** Reads the window first: the limits protect it, so a budget too small names it. */
     private static SnapKvPolicy create(PolicyParams params, PolicyType.Context context) {
         Scoring s = Scoring.read(params);
-        return new SnapKvPolicy(BoundedParams.read(params, context, DEFAULTS, s.window()), s.window(), s.kernel(),
-                s.pooling());
+        return new SnapKvPolicy(BoundedParams.read(params, context, DEFAULTS, s.window()), s);
     }
 
-    /** SnapKV's scoring parameters, shared with the policies built on it. */
-    record Scoring(int window, int kernel, Pooling pooling) {
-        static final Set<String> KEYS = Set.of("window", "kernel", "pooling");
+    /**
+     * SnapKV's scoring parameters, shared with the policies built on it. {@code heads} says how the
+     * votes of a KV group's query heads combine: {@code mean} as the paper and kvpress do for grouped
+     * queries, or {@code max}, so that a key one query head relies on is not outvoted by the others.
+     */
+    record Scoring(int window, int kernel, Pooling pooling, boolean maxOverHeads) {
+        static final Set<String> KEYS = Set.of("window", "kernel", "pooling", "heads");
 
         static Scoring read(PolicyParams params) {
             int window = (int) params.integer("window", 32, 1, Integer.MAX_VALUE);
@@ -66,7 +71,8 @@ public class SnapKvPolicy extends BoundedPolicy {
             }
             Pooling pooling = Pooling.valueOf(
                     params.choice("pooling", "avg", Set.of("avg", "max")).toUpperCase(Locale.ROOT));
-            return new Scoring(window, kernel, pooling);
+            boolean maxOverHeads = params.choice("heads", "mean", Set.of("mean", "max")).equals("max");
+            return new Scoring(window, kernel, pooling, maxOverHeads);
         }
     }
 
@@ -96,6 +102,7 @@ public class SnapKvPolicy extends BoundedPolicy {
         params.put("window", window);
         params.put("kernel", kernel);
         params.put("pooling", pooling.name().toLowerCase(Locale.ROOT));
+        params.put("heads", maxOverHeads ? "max" : "mean");
     }
 
     @Override
@@ -104,7 +111,7 @@ public class SnapKvPolicy extends BoundedPolicy {
             H2oPolicy.accumulate(cache, attention);
             return;
         }
-        float[][] votes = attention.lastRowsSums(Math.min(window, attention.tokens()));
+        float[][] votes = attention.lastRowsSums(Math.min(window, attention.tokens()), maxOverHeads);
         for (int h = 0; h < cache.kvHeads(); h++) {
             cache.setScores(h, 0, pool(votes[h]));
         }

@@ -93,6 +93,42 @@ class QuestionAwarePoliciesTest {
         }
     }
 
+    /**
+     * With {@code heads=max} a key that one query head of the group relies on (slot 4: 0.8 from the
+     * group's first head) outranks one every head looks at moderately (slot 9: 0.2 and 0.7), which
+     * the mean prefers.
+     */
+    @Test
+    void snapKvHeadsMaxKeepsTheKeyOneQueryHeadReliesOn() {
+        int heads = model.kvSpec().kvHeads();
+        int group = model.config().numHeads() / heads;
+        float[] p = new float[heads * group * SLOTS * SLOTS];
+        for (int h = 0; h < heads; h++) {
+            for (int g = 0; g < group; g++) {
+                for (int t = 0; t < SLOTS; t++) {
+                    int row = ((h * group + g) * SLOTS + t) * SLOTS;
+                    if (g == 0) {
+                        p[row + 4] = 0.8f;
+                        p[row + 9] = 0.2f;
+                    } else {
+                        p[row + 9] = 0.7f;
+                        p[row + 13] = 0.3f;
+                    }
+                }
+            }
+        }
+        for (String reduction : new String[] {"mean", "max"}) {
+            CachePolicy snap = PolicyRegistry.create(Map.of("policy", "snapkv", "budget", 3, "window", 2, "kernel", 1,
+                    "heads", reduction));
+            try (NDManager m = NDManager.newBaseManager(); KvCache cache = filled(snap, m)) {
+                AttentionObservation votes = new AttentionObservation(m.create(p, new Shape(heads, group, SLOTS, SLOTS)));
+                snap.afterAttention(0, cache.layer(0), votes, SLOTS);
+                assertThat(cache.layer(0).positions(0)).as(reduction)
+                        .containsExactly(reduction.equals("max") ? 4 : 9, 18, 19);
+            }
+        }
+    }
+
     @Test
     void snapKvPoolingKeepsTheNeighboursOfAFocusedKey() {
         CachePolicy snap = PolicyRegistry.create(Map.of("policy", "snapkv", "budget", 5, "window", 2, "kernel", 3,
