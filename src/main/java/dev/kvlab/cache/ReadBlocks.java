@@ -15,9 +15,14 @@ public final class ReadBlocks {
     /**
      * The slots a pass of {@code tokens} tokens reads at once: {@link #READ_BLOCK}, or for fewer than
      * 8 tokens over an unquantized layer {@code 8 × READ_BLOCK / tokens}, as many scores, so that a
-     * decode step over a few thousand slots runs as one block.
+     * decode step over a few thousand slots runs as one block. A decode step over a quantized layer
+     * reads 2 × READ_BLOCK: its dequantized copy then takes what a chunk's scores and its copy take
+     * together, and a layer of up to 2048 slots is dequantized in one go.
      */
     public static int slots(long tokens, boolean quantized) {
-        return quantized ? READ_BLOCK : (int) Math.max(READ_BLOCK, 8L * READ_BLOCK / Math.max(1, tokens));
+        if (quantized) {
+            return tokens == 1 ? 2 * READ_BLOCK : READ_BLOCK;
+        }
+        return (int) Math.max(READ_BLOCK, 8L * READ_BLOCK / Math.max(1, tokens));
     }
 }

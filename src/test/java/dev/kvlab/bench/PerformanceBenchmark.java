@@ -1,6 +1,7 @@
 package dev.kvlab.bench;
 
 import ai.djl.ndarray.NDScope;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
@@ -165,10 +166,19 @@ public final class PerformanceBenchmark {
         }
     }
 
-    /** Native arrays one decode step creates, counted in its scope: a floor on its native calls. */
+    /**
+     * Native arrays one decode step creates, counted in its scope: a floor on its native calls. The
+     * step runs in autograd mode so that no layer frees its arrays early (no weight needs a gradient,
+     * so no graph is recorded) and all of them are still in the scope.
+     */
     private static int arraysCreated(TransformerModel model, KvCache cache, int token) {
         try (NDScope scope = new NDScope()) {
-            model.forward(new int[] {token}, cache, false).toFloatArray();
+            JniUtils.setGradMode(true);
+            try {
+                model.forward(new int[] {token}, cache, false).toFloatArray();
+            } finally {
+                JniUtils.setGradMode(false);
+            }
             Field resources = NDScope.class.getDeclaredField("resources");
             resources.setAccessible(true);
             return ((IdentityHashMap<?, ?>) resources.get(scope)).size();

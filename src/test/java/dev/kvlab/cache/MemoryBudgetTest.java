@@ -64,10 +64,14 @@ class MemoryBudgetTest {
         assertThat(budget.footprint(tova, tokens, 0).activationBytes()).as("tova reads every probability")
                 .isEqualTo(SHAPES.bytes(CHUNK, tokens));
         CachePolicy int8 = policy(Map.of("quantization", "int8", "group_size", 16));
-        assertThat(budget.footprint(int8, tokens, 0).activationBytes()).as("one block dequantized")
+        assertThat(budget.passBytes(int8, CHUNK, tokens)).as("one block dequantized")
                 .isEqualTo(SHAPES.bytes(CHUNK, block) + SPEC.layerBytes(block));
+        assertThat(budget.passBytes(int8, 1, tokens)).as("a decode step: two blocks dequantized at once")
+                .isEqualTo(SHAPES.bytes(1, 2L * block) + SPEC.layerBytes(2L * block));
+        assertThat(budget.footprint(int8, tokens, 0).activationBytes()).isEqualTo(
+                Math.max(budget.passBytes(int8, CHUNK, tokens), budget.passBytes(int8, 1, tokens)));
         CachePolicy int4 = policy(Map.of("quantization", "int4", "group_size", 16));
-        assertThat(budget.footprint(int4, tokens, 0).activationBytes()).as("nibbles unpacked: two copies")
+        assertThat(budget.passBytes(int4, CHUNK, tokens)).as("nibbles unpacked: two copies")
                 .isEqualTo(SHAPES.bytes(CHUNK, block) + 2 * SPEC.layerBytes(block));
         CachePolicy tova8 = policy(Map.of("policy", "tova", "budget_ratio", 1.0, "quantization", "int8", "group_size", 16));
         assertThat(budget.footprint(tova8, tokens, 0).activationBytes()).as("the whole layer, joined")

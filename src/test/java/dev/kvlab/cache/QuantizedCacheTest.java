@@ -121,6 +121,28 @@ class QuantizedCacheTest {
         }
     }
 
+    /** A GPU caches f16: int8 with the default groups stores a slot-head in 36 bytes against 64. */
+    @Test
+    void int8OfAnF16CacheTakesUnderSixTenthsOfItsBytes() {
+        KvSpec spec = new KvSpec(1, 2, 32, ai.djl.ndarray.types.DataType.FLOAT16);
+        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+            LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(8, 32, 32));
+            Random random = new Random(3);
+            for (int t = 0; t < 1000; t += 100) {
+                NDArray keys = manager.randomNormal(new ai.djl.ndarray.types.Shape(2, 100, 32))
+                        .toType(ai.djl.ndarray.types.DataType.FLOAT16, false);
+                layer.append(keys, keys.mul(random.nextFloat()), t);
+            }
+            long real = 0;
+            for (NDArray t : layer.storedTensors()) {
+                real += t.size() * t.getDataType().getNumOfBytes();
+            }
+            assertThat(layer.bytes()).isEqualTo(real);
+            assertThat((double) layer.bytes() / spec.layerBytes(1000)).isLessThan(0.6);
+            layer.close();
+        }
+    }
+
     private static NDArray randomToken(ai.djl.ndarray.NDManager manager, KvSpec spec, Random random) {
         float[] x = new float[spec.kvHeads() * spec.headDim()];
         for (int i = 0; i < x.length; i++) {
