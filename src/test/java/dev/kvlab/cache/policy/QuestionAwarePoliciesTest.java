@@ -65,20 +65,30 @@ class QuestionAwarePoliciesTest {
      * {@code window} queries of head h look only at {@code focus[h]}.
      */
     private static AttentionObservation attention(NDManager m, int window, int[] focus) {
+        return attention(m, (h, g, t, s) -> t >= SLOTS - window ? (s == focus[h] ? 1f : 0f) : 1f / SLOTS);
+    }
+
+    /** What query head g of KV head h, as new token t, pays slot s. */
+    private interface Probability {
+        float of(int h, int g, int t, int s);
+    }
+
+    /** Attention of {@link #SLOTS} new tokens over the slots, each probability as {@code p} says. */
+    private static AttentionObservation attention(NDManager m, Probability p) {
         int heads = model.kvSpec().kvHeads();
         int group = model.config().numHeads() / heads;
-        float[] p = new float[heads * group * SLOTS * SLOTS];
+        float[] probs = new float[heads * group * SLOTS * SLOTS];
         for (int h = 0; h < heads; h++) {
             for (int g = 0; g < group; g++) {
                 for (int t = 0; t < SLOTS; t++) {
                     int row = ((h * group + g) * SLOTS + t) * SLOTS;
                     for (int s = 0; s < SLOTS; s++) {
-                        p[row + s] = t >= SLOTS - window ? (s == focus[h] ? 1f : 0f) : 1f / SLOTS;
+                        probs[row + s] = p.of(h, g, t, s);
                     }
                 }
             }
         }
-        return new AttentionObservation(m.create(p, new Shape(heads, group, SLOTS, SLOTS)));
+        return new AttentionObservation(m.create(probs, new Shape(heads, group, SLOTS, SLOTS)));
     }
 
     @Test
@@ -100,29 +110,13 @@ class QuestionAwarePoliciesTest {
      */
     @Test
     void snapKvHeadsMaxKeepsTheKeyOneQueryHeadReliesOn() {
-        int heads = model.kvSpec().kvHeads();
-        int group = model.config().numHeads() / heads;
-        float[] p = new float[heads * group * SLOTS * SLOTS];
-        for (int h = 0; h < heads; h++) {
-            for (int g = 0; g < group; g++) {
-                for (int t = 0; t < SLOTS; t++) {
-                    int row = ((h * group + g) * SLOTS + t) * SLOTS;
-                    if (g == 0) {
-                        p[row + 4] = 0.8f;
-                        p[row + 9] = 0.2f;
-                    } else {
-                        p[row + 9] = 0.7f;
-                        p[row + 13] = 0.3f;
-                    }
-                }
-            }
-        }
+        Probability votes = (h, g, t, s) -> g == 0 ? (s == 4 ? 0.8f : s == 9 ? 0.2f : 0f)
+                : (s == 9 ? 0.7f : s == 13 ? 0.3f : 0f);
         for (String reduction : new String[] {"mean", "max"}) {
             CachePolicy snap = PolicyRegistry.create(Map.of("policy", "snapkv", "budget", 3, "window", 2, "kernel", 1,
                     "heads", reduction));
             try (NDManager m = NDManager.newBaseManager(); KvCache cache = filled(snap, m)) {
-                AttentionObservation votes = new AttentionObservation(m.create(p, new Shape(heads, group, SLOTS, SLOTS)));
-                snap.afterAttention(0, cache.layer(0), votes, SLOTS);
+                snap.afterAttention(0, cache.layer(0), attention(m, votes), SLOTS);
                 assertThat(cache.layer(0).positions(0)).as(reduction)
                         .containsExactly(reduction.equals("max") ? 4 : 9, 18, 19);
             }
