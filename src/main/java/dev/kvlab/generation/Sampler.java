@@ -17,8 +17,8 @@ public interface Sampler {
 
     /**
      * Picks the next token from one step's logits, reading only what this sampler needs from them.
-     * The default copies the whole row; greedy, top-k and temperature-only samplers read the best
-     * id, the best k or the probabilities.
+     * The default copies the whole row; greedy samplers read the best id, top-k samplers the best k,
+     * and the others the probabilities computed where the logits are.
      */
     default int sample(StepLogits logits) {
         return sample(logits.last());

@@ -52,14 +52,14 @@ public final class Samplers {
                 if (k > 0) {
                     return drawFromTop(logits.top(k), temperature, topP, random);
                 }
-                if (params.topP() >= 1) {
-                    ForwardPass.Argmax best = logits.argmax();
-                    checkBest(best.logit(), best.id());
-                    if (best.logit() != Float.POSITIVE_INFINITY) {
-                        return drawFromProbabilities(logits.probabilities(temperature), random);
-                    }
+                ForwardPass.Argmax best = logits.argmax();
+                checkBest(best.logit(), best.id());
+                if (best.logit() == Float.POSITIVE_INFINITY) {
+                    return sample(logits.last());
                 }
-                return sample(logits.last());
+                float[] probabilities = logits.probabilities(temperature);
+                return params.topP() >= 1 ? drawFromProbabilities(probabilities, random)
+                        : drawFromNucleus(probabilities, params.topP(), random);
             }
         };
     }
@@ -229,6 +229,42 @@ public final class Samplers {
                 return i;
             }
         }
+    }
+
+    /**
+     * The top-p draw {@link #topP} and {@link #draw} make over a whole row, from its probabilities: the
+     * same hopeless-candidate bound, the nucleus in descending order (lower id first on ties), and one
+     * uniform number against the nucleus's running total. No exponential is computed in Java.
+     */
+    static int drawFromNucleus(float[] probabilities, double p, RandomGenerator random) {
+        double total = 0;
+        for (float q : probabilities) {
+            total += q;
+        }
+        double hopeless = 0.5 * (1 - p) / Math.max(1, probabilities.length - 1) * total;
+        long[] keys = new long[probabilities.length];
+        int n = 0;
+        for (int id = 0; id < probabilities.length; id++) {
+            if (probabilities[id] >= hopeless) {
+                keys[n++] = Candidates.rankKey(probabilities[id], id);
+            }
+        }
+        keys = Arrays.copyOf(keys, n);
+        Arrays.sort(keys);
+        double target = p * total;
+        double mass = 0;
+        int keep = 0;
+        while (keep < n) {
+            mass += Candidates.logitOf(keys[keep++]);
+            if (mass >= target) {
+                break;
+            }
+        }
+        float[] nucleus = new float[keep];
+        for (int i = 0; i < keep; i++) {
+            nucleus[i] = Candidates.logitOf(keys[i]);
+        }
+        return (int) keys[drawFromProbabilities(nucleus, random)];
     }
 
     /** Unnormalized softmax {@code exp(x − max)}: the max weighs exactly 1, nothing overflows. */

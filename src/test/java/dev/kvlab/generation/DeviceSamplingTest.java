@@ -88,10 +88,12 @@ class DeviceSamplingTest {
     }
 
     @Test
-    void temperatureDrawsFromDeviceProbabilitiesPickWhatTheWholeRowPicks() {
+    void temperatureAndTopPDrawsFromDeviceProbabilitiesPickWhatTheWholeRowPicks() {
         SplittableRandom random = new SplittableRandom(13);
-        for (double temperature : new double[] {0.05, 0.8, 1.0, 2.5}) {
-            SamplingParams params = new SamplingParams(temperature, 0, 1.0, 21);
+        double[][] settings = {{0.05, 1.0}, {0.8, 1.0}, {1.0, 1.0}, {2.5, 1.0}, {0.8, 0.9}, {1.3, 0.5}, {1.0, 0.05}};
+        for (double[] setting : settings) {
+            double temperature = setting[0];
+            SamplingParams params = new SamplingParams(temperature, 0, setting[1], 21);
             Sampler onRow = Samplers.of(params);
             Sampler onDevice = Samplers.of(params);
             for (int step = 0; step < 500; step++) {
@@ -99,7 +101,7 @@ class DeviceSamplingTest {
                 logits[random.nextInt(4096)] = Float.NEGATIVE_INFINITY; // a masked token is never drawn
                 int fromRow = onRow.sample(logits);
                 int fromDevice = onDevice.sample(new TensorRow(manager.create(logits)));
-                assertThat(fromDevice).as("T %s, step %d", temperature, step).isEqualTo(fromRow);
+                assertThat(fromDevice).as("T %s, top-p %s, step %d", temperature, setting[1], step).isEqualTo(fromRow);
             }
         }
     }
@@ -116,7 +118,8 @@ class DeviceSamplingTest {
         float[] dead = {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY};
         Sampler topK = Samplers.of(new SamplingParams(1.0, 2, 1.0, 1));
         Sampler temperature = Samplers.of(new SamplingParams(0.8, 0, 1.0, 1));
-        for (Sampler sampler : new Sampler[] {Samplers.GREEDY, topK, temperature}) {
+        Sampler topP = Samplers.of(new SamplingParams(0.8, 0, 0.9, 1));
+        for (Sampler sampler : new Sampler[] {Samplers.GREEDY, topK, temperature, topP}) {
             assertThatThrownBy(() -> sampler.sample(new TensorRow(manager.create(nan))))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("NaN");
             assertThatThrownBy(() -> sampler.sample(new TensorRow(manager.create(dead))))
