@@ -35,8 +35,8 @@ import java.util.Map;
  */
 final class ActivationProbe {
 
-    /** Passes measured at each key count; the least counts. */
-    static final int REPEATS = 3;
+    /** Measured passes at each key count; the least counts. */
+    static final int REPEATS = 5;
 
     private static final Path CLEAR_REFS = Path.of("/proc/self/clear_refs");
     private static final Path STATUS = Path.of("/proc/self/status");
@@ -90,30 +90,37 @@ final class ActivationProbe {
     }
 
     /**
-     * Runs the probe: a full cache prefilled to each of {@code keyCounts} (two or more), then
-     * {@link #REPEATS} measured passes of {@code chunk} tokens each.
+     * Runs the probe: a full cache prefilled to each of {@code keyCounts} (two or more), one unmeasured
+     * pass over each, then {@link #REPEATS} rounds of one measured pass of {@code chunk} tokens over
+     * each cache in turn. Alternating the caches spreads whatever else the process does (compiling,
+     * collecting, serving) over every key count alike, instead of over the first one measured.
      */
     static Fit measure(ExperimentEngine engine, int chunk, long... keyCounts) {
         Function trim = mallocTrim();
-        List<Reading> readings = new ArrayList<>();
-        for (long target : keyCounts) {
-            Reading least = null;
-            // one unmeasured pass first: one-time allocations (kernels, thread-local buffers, the cache's
-            // ×2 growth right after the prefill) must not be counted (CI once read 450 KB at 520 keys
-            // and 150 KB at 2048, a negative slope)
-            try (KvCache cache = engine.model().newCache(new FullPolicy(), chunk)) {
+        List<KvCache> caches = new ArrayList<>();
+        Reading[] least = new Reading[keyCounts.length];
+        try {
+            for (long target : keyCounts) {
+                KvCache cache = engine.model().newCache(new FullPolicy(), chunk);
+                caches.add(cache);
                 if (target > chunk) {
                     engine.prefillAndDecode(engine.tokens(null, (int) target - chunk), 0, cache,
                             ExperimentEngine.StepObserver.NONE);
                 }
+                // unmeasured: one-time allocations (kernels, thread-local buffers, the cache's growth for
+                // the staged chunk) must not be counted (CI once read a negative slope without it)
                 onePass(engine, cache, chunk, trim);
-                for (int r = 0; r < REPEATS; r++) {
-                    Reading reading = onePass(engine, cache, chunk, trim);
-                    least = least == null || reading.bytes() < least.bytes() ? reading : least;
+            }
+            for (int r = 0; r < REPEATS; r++) {
+                for (int i = 0; i < caches.size(); i++) {
+                    Reading reading = onePass(engine, caches.get(i), chunk, trim);
+                    least[i] = least[i] == null || reading.bytes() < least[i].bytes() ? reading : least[i];
                 }
             }
-            readings.add(least);
+        } finally {
+            caches.forEach(KvCache::close);
         }
+        List<Reading> readings = List.of(least);
         Reading first = readings.get(0);
         Reading last = readings.get(readings.size() - 1);
         long perKey = Math.max(0, (last.bytes() - first.bytes()) / Math.max(1, last.keys() - first.keys()));
