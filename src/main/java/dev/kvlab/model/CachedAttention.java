@@ -17,12 +17,13 @@ import dev.kvlab.model.nn.Rope;
  * its probabilities go to the {@link ForwardPass} for its policy.
  *
  * <p>The leading run of two or more single-token sequences whose keys keep their positions and whose
- * caches {@linkplain #joinsGroup join a group} (decode rows) is handled as a group: one batched RoPE matmul, and one attention over their caches stacked side
- * by side, so each such sequence costs only what touches its own cache (two writes and two views per
- * layer). The others (a prompt chunk, {@code rope=cache-index} rows, a sequence decoding alone) go one
- * by one, over views of their caches; one whose policy does not read the probabilities and whose
- * layer holds more than {@link ReadBlocks#slots} slots attends block by block
- * ({@link Attention#attendInBlocks}), so its pass's memory stops growing with the context.
+ * caches {@linkplain #joinsGroup join a group} (decode rows) is handled as a group: one batched RoPE
+ * matmul, and one attention over their caches stacked side by side, so each such sequence costs only
+ * what touches its own cache (two writes and two views per layer). The others (a prompt chunk,
+ * {@code rope=cache-index} rows, a sequence decoding alone) go one by one, over views of their caches;
+ * one whose policy does not read the probabilities and whose layer holds more than one read block
+ * ({@link ReadBlocks#slots}) attends block by block ({@link Attention#attendInBlocks}), so its pass's
+ * memory stops growing with the context.
  */
 public final class CachedAttention {
     private CachedAttention() {}

@@ -12,9 +12,9 @@ import java.util.Set;
  * SnapKV (Li et al. 2024, "SnapKV: LLM Knows What You are Looking for Before Generation"): the last
  * {@code window} prompt tokens act as an observation window; each earlier key is scored by the
  * attention those queries pay it (summed over the window, averaged, or with {@code heads=max} the
- * largest, over the query heads of its KV group), the scores are smoothed along the sequence by average or max pooling of width
- * {@code kernel} so that a kept token keeps its neighbours, and each KV head keeps the
- * {@code budget − window} best keys plus the window itself.
+ * largest, over the query heads of its KV group), the scores are smoothed along the sequence by
+ * average or max pooling of width {@code kernel} so that a kept token keeps its neighbours, and each
+ * KV head keeps the {@code budget − window} best keys plus the window itself.
  *
  * <p>Chunked prefill: the votes are cast by the last {@code window} tokens of each prompt chunk that
  * leaves the layer over budget. For a prompt within one chunk ({@code kvlab.prefill.chunk}, 512 by

@@ -141,7 +141,10 @@ public final class Attention {
         }
     }
 
-    /** The additive causal mask of slots {@code [from, to)}: new token t sees slots up to {@code stored − tokens + t}. */
+    /**
+     * The additive causal mask over slots {@code [from, to)}: new token t sees slots up to
+     * {@code stored − tokens + t}.
+     */
     private static NDArray causalMask(NDManager manager, int tokens, int stored, int from, int to) {
         int width = to - from;
         float[] m = new float[tokens * width];
