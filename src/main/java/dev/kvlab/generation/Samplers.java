@@ -52,14 +52,14 @@ public final class Samplers {
                 if (k > 0) {
                     return drawFromTop(logits.top(k), temperature, topP, random);
                 }
-                ForwardPass.Argmax best = logits.argmax();
-                checkBest(best.logit(), best.id());
-                if (best.logit() == Float.POSITIVE_INFINITY) {
+                float[] probabilities = logits.probabilities(temperature);
+                double total = sum(probabilities);
+                if (!(total > 0) || Double.isInfinite(total)) {
+                    // a NaN, an all -Infinity or a +Infinity row: the whole-row path fails or draws as it should
                     return sample(logits.last());
                 }
-                float[] probabilities = logits.probabilities(temperature);
-                return params.topP() >= 1 ? drawFromProbabilities(probabilities, random)
-                        : drawFromNucleus(probabilities, params.topP(), random);
+                return params.topP() >= 1 ? drawFromProbabilities(probabilities, total, random)
+                        : drawFromNucleus(probabilities, total, params.topP(), random);
             }
         };
     }
@@ -207,15 +207,11 @@ public final class Samplers {
 
     /**
      * The draw {@link #draw} makes over a whole row, from its probabilities: one uniform number, scaled
-     * by their sum, against their running total. Probabilities computed in f32 on the device differ
+     * by their sum {@code total}, against their running total. Probabilities computed in f32 on the device differ
      * from the host's double exponentials only in the last bits, so the same seed draws the same
      * tokens but for a uniform number that falls within that rounding of a boundary.
      */
-    static int drawFromProbabilities(float[] probabilities, RandomGenerator random) {
-        double total = 0;
-        for (float p : probabilities) {
-            total += p;
-        }
+    static int drawFromProbabilities(float[] probabilities, double total, RandomGenerator random) {
         double r = random.nextDouble() * total;
         double cumulative = 0;
         for (int i = 0; i < probabilities.length; i++) {
@@ -236,11 +232,7 @@ public final class Samplers {
      * same hopeless-candidate bound, the nucleus in descending order (lower id first on ties), and one
      * uniform number against the nucleus's running total. No exponential is computed in Java.
      */
-    static int drawFromNucleus(float[] probabilities, double p, RandomGenerator random) {
-        double total = 0;
-        for (float q : probabilities) {
-            total += q;
-        }
+    static int drawFromNucleus(float[] probabilities, double total, double p, RandomGenerator random) {
         double hopeless = 0.5 * (1 - p) / Math.max(1, probabilities.length - 1) * total;
         long[] keys = new long[probabilities.length];
         int n = 0;
@@ -264,7 +256,7 @@ public final class Samplers {
         for (int i = 0; i < keep; i++) {
             nucleus[i] = Candidates.logitOf(keys[i]);
         }
-        return (int) keys[drawFromProbabilities(nucleus, random)];
+        return (int) keys[drawFromProbabilities(nucleus, mass, random)];
     }
 
     /** Unnormalized softmax {@code exp(x − max)}: the max weighs exactly 1, nothing overflows. */
@@ -279,6 +271,14 @@ public final class Samplers {
             weights[i] = x == max ? 1.0 : Math.exp((double) x - max);
         }
         return weights;
+    }
+
+    private static double sum(float[] values) {
+        double total = 0;
+        for (float v : values) {
+            total += v;
+        }
+        return total;
     }
 
     private static double sum(double[] values) {

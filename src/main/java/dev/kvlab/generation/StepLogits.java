@@ -21,8 +21,8 @@ interface StepLogits {
     ForwardPass.Top top(int k);
 
     /**
-     * {@code softmax(last row / temperature)}, computed where the logits are; valid only when the
-     * row's largest logit is finite ({@link #argmax}).
+     * {@code softmax(last row / temperature)}, computed where the logits are; NaN throughout when the
+     * row holds a NaN or its largest logit is infinite.
      */
     float[] probabilities(double temperature);
 }

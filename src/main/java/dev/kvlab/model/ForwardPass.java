@@ -152,7 +152,7 @@ public final class ForwardPass {
      * {@code softmax(x / temperature)} of a sequence's last new token, copied to the host. Computed on
      * the device for the last rows of every sequence of the pass at once, the first time a temperature
      * is asked for: a temperature draw copies probabilities it needs and runs no exponential in Java.
-     * Meaningless when the row's largest logit is infinite or NaN: check {@link #lastArgmax} first.
+     * A row that holds a NaN, or whose largest logit is infinite, comes back NaN throughout.
      */
     public float[] lastProbabilities(int sequence, double temperature) {
         float[] all = lastProbabilities.computeIfAbsent(temperature, t -> softmax(lastRows(), t));
