@@ -129,12 +129,12 @@ public final class LayerCache {
 
     /** A view of the stored keys and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray keys() {
-        return quantizedKeys != null ? quantizedKeys.read(slots()) : SlotRanges.view(keyBuffer, 0, slots());
+        return keys(0, slots());
     }
 
     /** A view of the stored values and any staged ones, (kvHeads, stored + staged, headDim). */
     public NDArray values() {
-        return quantizedValues != null ? quantizedValues.read(slots()) : SlotRanges.view(valueBuffer, 0, slots());
+        return values(0, slots());
     }
 
     /**
@@ -241,8 +241,8 @@ public final class LayerCache {
         int newStored = plan.newStored();
         boolean quantized = quantizedKeys != null;
         int stride = quantized ? stored() : capacity; // slots per head in the layout rows are taken from
-        NDArray keys = (quantized ? quantizedKeys.read(stored()) : keyBuffer).reshape(-1, spec.headDim());
-        NDArray values = (quantized ? quantizedValues.read(stored()) : valueBuffer).reshape(-1, spec.headDim());
+        NDArray keys = (quantized ? quantizedKeys.read(0, stored()) : keyBuffer).reshape(-1, spec.headDim());
+        NDArray values = (quantized ? quantizedValues.read(0, stored()) : valueBuffer).reshape(-1, spec.headDim());
         NDArray rows = rowIndex(plan.keep(), newStored, stride);
         NDArray newKeys = keys.get(rows); // (kvHeads·newStored, d)
         NDArray newValues = values.get(rows);

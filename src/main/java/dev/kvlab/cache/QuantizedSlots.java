@@ -189,17 +189,6 @@ final class QuantizedSlots {
         return quantized;
     }
 
-    /** Slots {@code [0, slots)} dequantized, (kvHeads, slots, headDim) in the cache dtype. */
-    NDArray read(int slots) {
-        NDArray exact = slots > quantized ? SlotRanges.view(window, 0, slots - quantized) : null;
-        if (quantized == 0) {
-            return exact;
-        }
-        NDArray old = GroupQuantizer.dequantize(new GroupQuantizer.Codes(SlotRanges.view(codes, 0, quantized),
-                SlotRanges.view(scales, 0, quantized), SlotRanges.view(zeros, 0, quantized)), q, spec.dtype());
-        return exact == null ? old : old.concat(exact, 1);
-    }
-
     /** Slots {@code [from, to)} dequantized, (kvHeads, to − from, headDim) in the cache dtype. */
     NDArray read(int from, int to) {
         int codedTo = Math.min(to, quantized);
