@@ -8,7 +8,6 @@ import dev.kvlab.serving.ModelInfo;
 import dev.kvlab.serving.generate.EventStreams;
 import dev.kvlab.serving.generate.GenerateResponse;
 import dev.kvlab.serving.generate.GenerationService;
-import dev.kvlab.serving.generate.GenerationSink;
 import dev.kvlab.serving.web.ApiException;
 import dev.kvlab.tokenizer.TextTokenizer;
 import jakarta.servlet.http.HttpServletRequest;
@@ -82,28 +81,12 @@ public class ChatController {
     }
 
     /** Writes a generation as OpenAI chat chunks: the role, then the text as it comes, then the finish reason. */
-    private static final class Deltas implements GenerationSink {
-        private final SseEmitter emitter;
-        private final String id;
-        private final long created;
-        private final String model;
-        private final boolean includeUsage;
-        private final TextTokenizer tokenizer;
+    private static final class Deltas extends OpenAiChunkStream {
         private boolean started;
 
         Deltas(SseEmitter emitter, String id, long created, String model, boolean includeUsage,
                 TextTokenizer tokenizer) {
-            this.emitter = emitter;
-            this.id = id;
-            this.created = created;
-            this.model = model;
-            this.includeUsage = includeUsage;
-            this.tokenizer = tokenizer;
-        }
-
-        @Override
-        public void token(int tokenId, String text) throws IOException {
-            token(tokenId, text, null);
+            super(emitter, id, created, model, includeUsage, tokenizer);
         }
 
         @Override
@@ -120,17 +103,13 @@ public class ChatController {
         @Override
         public void done(GenerateResponse response) throws IOException {
             start();
-            send(ChatCompletionResponse.chunk(id, created, model, new ChatCompletionResponse.Message(null, null), null,
-                    CompletionResponse.finishReason(response.finishReason())));
-            if (includeUsage) {
-                send(ChatCompletionResponse.usageChunk(id, created, model, response));
-            }
-            EventStreams.doneOpenAi(emitter);
+            finish(ChatCompletionResponse.chunk(id, created, model, new ChatCompletionResponse.Message(null, null), null,
+                    CompletionResponse.finishReason(response.finishReason())), response);
         }
 
         @Override
-        public void failed(ApiException problem) throws IOException {
-            EventStreams.failOpenAi(emitter, problem);
+        protected Object usageChunk(GenerateResponse response) {
+            return ChatCompletionResponse.usageChunk(id, created, model, response);
         }
 
         /** The first chunk names the role, as OpenAI's do. */
@@ -140,10 +119,6 @@ public class ChatController {
                 send(ChatCompletionResponse.chunk(id, created, model, new ChatCompletionResponse.Message("assistant", ""),
                         null, null));
             }
-        }
-
-        private void send(ChatCompletionResponse chunk) throws IOException {
-            EventStreams.send(emitter, SseEmitter.event().data(chunk, MediaType.APPLICATION_JSON));
         }
     }
 }

@@ -7,7 +7,6 @@ import dev.kvlab.serving.ModelInfo;
 import dev.kvlab.serving.generate.EventStreams;
 import dev.kvlab.serving.generate.GenerateResponse;
 import dev.kvlab.serving.generate.GenerationService;
-import dev.kvlab.serving.generate.GenerationSink;
 import dev.kvlab.serving.web.ApiException;
 import dev.kvlab.tokenizer.TextTokenizer;
 import jakarta.servlet.http.HttpServletRequest;
@@ -123,31 +122,15 @@ public class OpenAiController {
      * Writes a generation as OpenAI completion chunks; with {@code logprobs}, each token's chunk carries
      * its own (the echoed prompt's are only in non-streamed answers).
      */
-    private static final class Chunks implements GenerationSink {
-        private final SseEmitter emitter;
-        private final String id;
-        private final long created;
-        private final String model;
-        private final boolean includeUsage;
-        private final TextTokenizer tokenizer;
+    private static final class Chunks extends OpenAiChunkStream {
         private String pending;
         private int offset;
 
         Chunks(SseEmitter emitter, String id, long created, String model, String echoed, boolean includeUsage,
                 TextTokenizer tokenizer, int promptChars) {
-            this.emitter = emitter;
-            this.id = id;
-            this.created = created;
-            this.model = model;
-            this.includeUsage = includeUsage;
-            this.tokenizer = tokenizer;
+            super(emitter, id, created, model, includeUsage, tokenizer);
             this.pending = echoed;
             this.offset = promptChars;
-        }
-
-        @Override
-        public void token(int tokenId, String text) throws IOException {
-            token(tokenId, text, null);
         }
 
         @Override
@@ -166,21 +149,13 @@ public class OpenAiController {
 
         @Override
         public void done(GenerateResponse response) throws IOException {
-            send(CompletionResponse.chunk(id, created, model, pending,
-                    CompletionResponse.finishReason(response.finishReason())));
-            if (includeUsage) {
-                send(CompletionResponse.usageChunk(id, created, model, response));
-            }
-            EventStreams.doneOpenAi(emitter);
+            finish(CompletionResponse.chunk(id, created, model, pending,
+                    CompletionResponse.finishReason(response.finishReason())), response);
         }
 
         @Override
-        public void failed(ApiException problem) throws IOException {
-            EventStreams.failOpenAi(emitter, problem);
-        }
-
-        private void send(CompletionResponse chunk) throws IOException {
-            EventStreams.send(emitter, SseEmitter.event().data(chunk, MediaType.APPLICATION_JSON));
+        protected Object usageChunk(GenerateResponse response) {
+            return CompletionResponse.usageChunk(id, created, model, response);
         }
     }
 }
