@@ -237,24 +237,11 @@ class GenerationServiceTest {
         generateUntilInterrupted(started);
         AtomicBoolean gone = new AtomicBoolean();
         CompletableFuture<ApiException> failure = new CompletableFuture<>();
-        service.stream(request(), new GenerationSink() {
-            @Override
-            public void token(int tokenId, String text) throws IOException {
-                if (gone.get()) {
-                    throw new IOException("Broken pipe");
-                }
+        service.stream(request(), sink(failure, () -> {
+            if (gone.get()) {
+                throw new IOException("Broken pipe");
             }
-
-            @Override
-            public void done(GenerateResponse response) {
-                failure.completeExceptionally(new AssertionError("finished"));
-            }
-
-            @Override
-            public void failed(ApiException problem) {
-                failure.complete(problem);
-            }
-        });
+        }));
         assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
         gone.set(true);
         assertThat(failure.get(5, TimeUnit.SECONDS).getBody().getDetail()).contains("disconnected");
@@ -286,10 +273,22 @@ class GenerationServiceTest {
         assertProblem(() -> await(service, request()), HttpStatus.SERVICE_UNAVAILABLE, null);
     }
 
+    /** What a client does with each token: a streaming client writes it, and the write may fail. */
+    private interface TokenWrite {
+        void run() throws IOException;
+    }
+
     private static GenerationSink sink(CompletableFuture<ApiException> failure) {
+        return sink(failure, () -> {});
+    }
+
+    /** A sink that completes {@code failure} with the problem a stream ends with; finishing fails the test. */
+    private static GenerationSink sink(CompletableFuture<ApiException> failure, TokenWrite onToken) {
         return new GenerationSink() {
             @Override
-            public void token(int tokenId, String text) {}
+            public void token(int tokenId, String text) throws IOException {
+                onToken.run();
+            }
 
             @Override
             public void done(GenerateResponse response) {
