@@ -24,4 +24,19 @@ public record CompactionPlan(int[][] keep, int[][] target) {
     public boolean merges() {
         return target != null;
     }
+
+    /**
+     * Row of each new slot in a layer's buffer seen as (kvHeads·stride, headDim), head after head:
+     * head h's new slot i is row {@code h·stride + keep[h][i]}.
+     */
+    long[] rows(int stride) {
+        int newStored = newStored();
+        long[] index = new long[keep.length * newStored];
+        for (int h = 0; h < keep.length; h++) {
+            for (int i = 0; i < newStored; i++) {
+                index[h * newStored + i] = (long) h * stride + keep[h][i];
+            }
+        }
+        return index;
+    }
 }

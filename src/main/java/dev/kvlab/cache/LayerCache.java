@@ -1,6 +1,7 @@
 package dev.kvlab.cache;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
@@ -34,7 +35,8 @@ public final class LayerCache {
     private final QuantizedSlots quantizedKeys; // null unless quantized
     private final QuantizedSlots quantizedValues;
 
-    private NDArray keyBuffer;
+    private NDArray keyValueBuffer; // (2, kvHeads, capacity, headDim): keys, then values
+    private NDArray keyBuffer; // views of its two halves
     private NDArray valueBuffer;
     private int capacity;
     private int staged; // slots written after the stored ones, not yet committed
@@ -80,6 +82,23 @@ public final class LayerCache {
     }
 
     /**
+     * {@link #stage} for keys and values in one tensor, one native write: what a decode step does for
+     * every grouped sequence and layer. Unquantized layers only.
+     *
+     * @param keyValues (2, kvHeads, tokens, headDim), keys then values, in the cache dtype
+     */
+    public void stageKeyValues(NDArray keyValues) {
+        if (quantizedKeys != null) {
+            throw new IllegalStateException("a quantized layer stages keys and values apart");
+        }
+        int tokens = (int) keyValues.getShape().get(2);
+        staged = 0;
+        ensureCapacity(stored() + tokens);
+        SlotRanges.write(keyValueBuffer, stored(), keyValues.toType(spec.dtype(), false));
+        staged = tokens;
+    }
+
+    /**
      * Stores the staged slots (original positions from {@code firstPosition} on, count 1, scores 0).
      */
     public void commit(int firstPosition) {
@@ -112,15 +131,17 @@ public final class LayerCache {
             slots.reserve(newCapacity);
             return;
         }
-        Shape shape = new Shape(spec.kvHeads(), newCapacity, spec.headDim());
-        NDArray newKeys = manager.zeros(shape, spec.dtype());
-        NDArray newValues = manager.zeros(shape, spec.dtype());
-        NDScope.unregister(newKeys, newValues); // outlives the step scope that triggered the growth
+        NDArray grown = manager.zeros(new Shape(2, spec.kvHeads(), newCapacity, spec.headDim()), spec.dtype());
+        NDList halves = grown.split(2, 0);
+        NDArray newKeys = halves.get(0).squeeze(0);
+        NDArray newValues = halves.get(1).squeeze(0);
+        halves.close();
+        NDScope.unregister(grown, newKeys, newValues); // outlive the step scope that triggered the growth
         if (stored() > 0) {
-            SlotRanges.write(newKeys, 0, keys());
-            SlotRanges.write(newValues, 0, values());
+            SlotRanges.write(grown, 0, SlotRanges.view(keyValueBuffer, 0, stored()));
         }
         close();
+        keyValueBuffer = grown;
         keyBuffer = newKeys;
         valueBuffer = newValues;
         capacity = newCapacity;
@@ -159,34 +180,26 @@ public final class LayerCache {
     }
 
     /**
-     * The first {@code width} slots of the key buffer, (kvHeads, width, headDim), for attending over
-     * several caches at once: slots from {@link #slots()} on hold no key of this cache (stale rows or
-     * zeros past the allocation) and must be masked, see {@link #fillAttentionBias}.
+     * The first {@code width} slots of the key and value buffer, (2, kvHeads, width, headDim), for
+     * attending over several caches at once: slots from {@link #slots()} on hold no key of this cache
+     * (stale rows, or zeros past the allocation) and must be masked, see {@link #fillAttentionBias}.
+     * Unquantized layers only.
      *
      * @param width at least {@link #slots()}
      */
-    public NDArray paddedKeys(int width) {
-        return quantizedKeys != null ? padded(keys(), slots(), width) : padded(keyBuffer, capacity, width);
-    }
-
-    /** The values that go with {@link #paddedKeys}. */
-    public NDArray paddedValues(int width) {
-        return quantizedValues != null ? padded(values(), slots(), width) : padded(valueBuffer, capacity, width);
-    }
-
-    /** The first {@code width} slots of {@code buffer}, which holds {@code length} slots, padded with zeros. */
-    private NDArray padded(NDArray buffer, int length, int width) {
-        if (width < slots()) {
-            throw new IllegalArgumentException("width " + width + " is less than the " + slots() + " slots");
+    public NDArray paddedKeyValues(int width) {
+        if (quantizedKeys != null || width < slots()) {
+            throw new IllegalArgumentException("width " + width + " for " + slots() + " slots"
+                    + (quantizedKeys != null ? " of a quantized layer" : ""));
         }
-        if (width == length) {
-            return buffer;
+        if (width == capacity) {
+            return keyValueBuffer;
         }
-        if (width < length) {
-            return SlotRanges.view(buffer, 0, width);
+        if (width < capacity) {
+            return SlotRanges.view(keyValueBuffer, 0, width);
         }
-        NDArray zeros = manager.zeros(new Shape(spec.kvHeads(), width - length, spec.headDim()), spec.dtype());
-        return buffer.concat(zeros, 1);
+        NDArray zeros = manager.zeros(new Shape(2, spec.kvHeads(), width - capacity, spec.headDim()), spec.dtype());
+        return keyValueBuffer.concat(zeros, 2);
     }
 
     /**
@@ -243,7 +256,7 @@ public final class LayerCache {
         int stride = quantized ? stored() : capacity; // slots per head in the layout rows are taken from
         NDArray keys = (quantized ? quantizedKeys.read(0, stored()) : keyBuffer).reshape(-1, spec.headDim());
         NDArray values = (quantized ? quantizedValues.read(0, stored()) : valueBuffer).reshape(-1, spec.headDim());
-        NDArray rows = rowIndex(plan.keep(), newStored, stride);
+        NDArray rows = manager.create(plan.rows(stride));
         NDArray newKeys = keys.get(rows); // (kvHeads·newStored, d)
         NDArray newValues = values.get(rows);
         long[] mergedRows = plan.merges() ? foldMerged(plan, stride, keys, values, newKeys, newValues) : new long[0];
@@ -256,18 +269,6 @@ public final class LayerCache {
             SlotRanges.write(valueBuffer, 0, newValues.reshape(shape));
         }
         merges.compact(plan);
-    }
-
-    /** Row of each new slot in the flattened buffer: head h's slot s is row {@code h·stride + s}. */
-    private NDArray rowIndex(int[][] keep, int newStored, int stride) {
-        int heads = spec.kvHeads();
-        long[] index = new long[heads * newStored];
-        for (int h = 0; h < heads; h++) {
-            for (int i = 0; i < newStored; i++) {
-                index[h * newStored + i] = (long) h * stride + keep[h][i];
-            }
-        }
-        return manager.create(index);
     }
 
     /** Overwrites every target that absorbed other slots with the count-weighted mean of its sources; returns their rows. */
@@ -389,9 +390,10 @@ public final class LayerCache {
             quantizedKeys.close();
             quantizedValues.close();
         }
-        if (keyBuffer != null) {
+        if (keyValueBuffer != null) {
             keyBuffer.close();
             valueBuffer.close();
+            keyValueBuffer.close();
         }
     }
 }

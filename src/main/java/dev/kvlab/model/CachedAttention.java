@@ -19,7 +19,7 @@ import dev.kvlab.model.nn.Rope;
  * <p>The leading run of two or more single-token sequences whose keys keep their positions and whose
  * caches {@linkplain #joinsGroup join a group} (decode rows) is handled as a group: one batched RoPE
  * matmul, and one attention over their caches stacked side by side, so each such sequence costs only
- * what touches its own cache (two writes and two views per layer). The others (a prompt chunk,
+ * what touches its own cache (one write and one view per layer). The others (a prompt chunk,
  * {@code rope=cache-index} rows, a sequence decoding alone) go one by one, over views of their caches;
  * one whose policy does not read the probabilities and whose layer holds more than one read block
  * ({@link ReadBlocks#slots}) attends block by block ({@link Attention#attendInBlocks}), so its pass's
@@ -115,10 +115,10 @@ public final class CachedAttention {
 
     /**
      * The grouped single-token sequences: (group, heads + 2·kvHeads, d) in, (group, heads·d) out. Each
-     * sequence stages its new key and value in its own cache; then the caches' buffers, cut or padded to
-     * the longest, are stacked so that scores, softmax and the weighted sum run once for the whole group,
+     * sequence stages its new key and value in its own cache; then the caches' key-value buffers, cut or
+     * padded to the longest, are stacked so that scores, softmax and the weighted sum run once for the whole group,
      * with an additive bias that masks each sequence's padding (and adds {@code log n} for merged slots).
-     * Per sequence this costs two writes and two views per layer, however long its cache.
+     * Per sequence this costs one write and one view per layer, however long its cache.
      */
     private static NDArray decodeGroup(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, Plan plan) {
         int group = plan.decodeRows();
@@ -126,26 +126,26 @@ public final class CachedAttention {
         NDList qkAndV = qkv.split(new long[] {h.heads() + kvHeads}, 1);
         NDArray qk = plan.rotations() == null ? qkAndV.get(0) : qkAndV.get(0).matMul(plan.rotations());
         NDList qAndK = qk.split(new long[] {h.heads()}, 1); // (group, heads, d), (group, kvHeads, d)
-        NDList keys = qAndK.get(1).transpose(1, 0, 2).split(group, 1); // group × (kvHeads, 1, d)
-        NDList values = qkAndV.get(1).transpose(1, 0, 2).split(group, 1);
+        // each sequence's new key and value, (2, kvHeads, 1, d): one write into its cache
+        NDList keyValues = NDArrays.concat(new NDList(qAndK.get(1), qkAndV.get(1)), 1)
+                .reshape(group, 2, kvHeads, h.headDim()).transpose(1, 2, 0, 3).split(group, 2);
 
         LayerCache[] layers = new LayerCache[group];
         int width = 0;
         boolean masked = false;
         for (int s = 0; s < group; s++) {
             layers[s] = pass.input(s).cache().layer(layerIndex);
-            layers[s].stage(keys.get(s), values.get(s));
+            layers[s].stageKeyValues(keyValues.get(s));
             masked |= layers[s].hasMergedSlots() || (s > 0 && layers[s].slots() != width);
             width = Math.max(width, layers[s].slots());
         }
-        NDList groupKeys = new NDList(group);
-        NDList groupValues = new NDList(group);
+        NDList padded = new NDList(group);
         for (LayerCache layer : layers) {
-            groupKeys.add(layer.paddedKeys(width));
-            groupValues.add(layer.paddedValues(width));
+            padded.add(layer.paddedKeyValues(width));
         }
-        NDArray k = NDArrays.stack(groupKeys, 0); // (group, kvHeads, width, d)
-        NDArray v = NDArrays.stack(groupValues, 0);
+        NDArray kv = NDArrays.stack(padded, 1); // (2, group, kvHeads, width, d)
+        NDArray k = kv.get(0);
+        NDArray v = kv.get(1);
         NDArray q = qAndK.get(0).mul(h.scale()).reshape(group, kvHeads, h.heads() / kvHeads, h.headDim());
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)); // (group, kvHeads, g, width)
         if (masked) {

@@ -94,12 +94,13 @@ public final class BatchDecodeBenchmark {
      * prompt, then 64 decode steps of one pass each; best of 3, ms per step.
      */
     private static void rawForward(TransformerModel model, int[] prompt, int[] batches, int[] threads) {
-        System.out.println("| forward pass only: decode threads | batch | ms/step | tok/s |");
-        System.out.println("|---:|---:|---:|---:|");
+        System.out.println("| forward pass only: decode threads | batch | ms/step | tok/s | native arrays per step |");
+        System.out.println("|---:|---:|---:|---:|---:|");
         for (int t : threads) {
             ((AbstractDecoder) model).setThreads(new IntraOpThreads(IntraOpThreads.forCpu(1).prefill(), t));
             for (int b : batches) {
                 double best = Double.MAX_VALUE;
+                int arrays = 0;
                 for (int r = 0; r < 4; r++) {
                     List<KvCache> caches = new ArrayList<>();
                     try {
@@ -123,6 +124,7 @@ public final class BatchDecodeBenchmark {
                             }
                         }
                         double ms = (System.nanoTime() - start) / 1e6 / 64;
+                        arrays = StepArrays.created(() -> model.forward(inputs).commitAll());
                         if (r > 0) {
                             best = Math.min(best, ms);
                         }
@@ -130,7 +132,8 @@ public final class BatchDecodeBenchmark {
                         caches.forEach(KvCache::close);
                     }
                 }
-                System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %.0f |%n", t, b, best, 1000.0 * b / best);
+                System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %.0f | %d |%n", t, b, best, 1000.0 * b / best,
+                        arrays);
             }
         }
     }

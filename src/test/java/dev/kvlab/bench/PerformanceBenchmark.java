@@ -1,7 +1,5 @@
 package dev.kvlab.bench;
 
-import ai.djl.ndarray.NDScope;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
@@ -16,11 +14,9 @@ import dev.kvlab.model.llama.LlamaModel;
 import dev.kvlab.model.llama.LlamaWeights;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -166,25 +162,9 @@ public final class PerformanceBenchmark {
         }
     }
 
-    /**
-     * Native arrays one decode step creates, counted in its scope: a floor on its native calls. The
-     * step runs in autograd mode so that no layer frees its arrays early (no weight needs a gradient,
-     * so no graph is recorded) and all of them are still in the scope.
-     */
+    /** Native arrays one decode step creates ({@link StepArrays}). */
     private static int arraysCreated(TransformerModel model, KvCache cache, int token) {
-        try (NDScope scope = new NDScope()) {
-            JniUtils.setGradMode(true);
-            try {
-                model.forward(new int[] {token}, cache, false).toFloatArray();
-            } finally {
-                JniUtils.setGradMode(false);
-            }
-            Field resources = NDScope.class.getDeclaredField("resources");
-            resources.setAccessible(true);
-            return ((IdentityHashMap<?, ?>) resources.get(scope)).size();
-        } catch (ReflectiveOperationException e) {
-            return -1;
-        }
+        return StepArrays.created(() -> model.forward(new int[] {token}, cache, false).toFloatArray());
     }
 
     private static void printDecode(TransformerModel model, int[] contexts, Run[][] runs, int steps) {

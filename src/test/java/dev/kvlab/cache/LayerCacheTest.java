@@ -71,6 +71,32 @@ class LayerCacheTest {
         }
     }
 
+    @Test
+    void oneKeyValueWriteStoresWhatSeparateWritesStoreAcrossGrowths() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LayerCache apart = new LayerCache(SPEC, manager, 0, Quantization.NONE);
+            LayerCache together = new LayerCache(SPEC, manager, 0, Quantization.NONE);
+            for (int t = 0; t < 40; t++) { // through the growths at 16 and 32 slots
+                apart.append(token(manager, t), token(manager, -t), t);
+                together.stageKeyValues(token(manager, t).stack(token(manager, -t), 0));
+                together.commit(t);
+            }
+            assertThat(together.keys().toFloatArray()).containsExactly(apart.keys().toFloatArray());
+            assertThat(together.values().toFloatArray()).containsExactly(apart.values().toFloatArray());
+
+            NDArray padded = together.paddedKeyValues(70); // past the 64-slot allocation: zeros
+            assertThat(padded.getShape()).isEqualTo(new Shape(2, SPEC.kvHeads(), 70, SPEC.headDim()));
+            float[] flat = padded.toFloatArray();
+            int perHead = 70 * SPEC.headDim();
+            assertThat(flat[39 * SPEC.headDim()]).isEqualTo(39f); // keys, head 0, slot 39
+            assertThat(flat[2 * perHead + 39 * SPEC.headDim()]).isEqualTo(-39f); // values, head 0, slot 39
+            assertThat(Arrays.copyOfRange(flat, 64 * SPEC.headDim(), perHead)).containsOnly(0f);
+            assertThat(together.paddedKeyValues(40).getShape().get(2)).isEqualTo(40);
+            apart.close();
+            together.close();
+        }
+    }
+
     /** One token's keys or values, (kvHeads, 1, headDim), every element {@code value}. */
     private static NDArray token(NDManager manager, float value) {
         return manager.full(new Shape(SPEC.kvHeads(), 1, SPEC.headDim()), value);
