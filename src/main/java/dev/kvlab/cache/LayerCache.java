@@ -1,7 +1,6 @@
 package dev.kvlab.cache;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
@@ -35,8 +34,8 @@ public final class LayerCache {
     private final QuantizedSlots quantizedKeys; // null unless quantized
     private final QuantizedSlots quantizedValues;
 
-    private NDArray keyValueBuffer; // (2, kvHeads, capacity, headDim): keys, then values
-    private NDArray keyBuffer; // views of its two halves
+    private NDArray keyValueBuffer; // (2, kvHeads, capacity, headDim): keys, then values; every write goes here
+    private NDArray keyBuffer; // read-only views of its two halves (autograd refuses writes through them)
     private NDArray valueBuffer;
     private int capacity;
     private int staged; // slots written after the stored ones, not yet committed
@@ -75,8 +74,7 @@ public final class LayerCache {
             quantizedKeys.write(stored(), keys);
             quantizedValues.write(stored(), values);
         } else {
-            SlotRanges.write(keyBuffer, stored(), keys.toType(spec.dtype(), false));
-            SlotRanges.write(valueBuffer, stored(), values.toType(spec.dtype(), false));
+            SlotRanges.write(keyValueBuffer, stored(), keys.stack(values, 0).toType(spec.dtype(), false));
         }
         staged = tokens;
     }
@@ -132,10 +130,8 @@ public final class LayerCache {
             return;
         }
         NDArray grown = manager.zeros(new Shape(2, spec.kvHeads(), newCapacity, spec.headDim()), spec.dtype());
-        NDList halves = grown.split(2, 0);
-        NDArray newKeys = halves.get(0).squeeze(0);
-        NDArray newValues = halves.get(1).squeeze(0);
-        halves.close();
+        NDArray newKeys = grown.get(0);
+        NDArray newValues = grown.get(1);
         NDScope.unregister(grown, newKeys, newValues); // outlive the step scope that triggered the growth
         if (stored() > 0) {
             SlotRanges.write(grown, 0, SlotRanges.view(keyValueBuffer, 0, stored()));
@@ -265,8 +261,7 @@ public final class LayerCache {
             quantizedKeys.compact(newKeys.reshape(shape), plan.keep(), mergedRows);
             quantizedValues.compact(newValues.reshape(shape), plan.keep(), mergedRows);
         } else {
-            SlotRanges.write(keyBuffer, 0, newKeys.reshape(shape));
-            SlotRanges.write(valueBuffer, 0, newValues.reshape(shape));
+            SlotRanges.write(keyValueBuffer, 0, newKeys.reshape(shape).stack(newValues.reshape(shape), 0));
         }
         merges.compact(plan);
     }
