@@ -44,14 +44,16 @@ import org.springframework.context.ConfigurableApplicationContext;
  * </pre>
  * {@code --model DIR} and {@code --fixture} (the tiny random test Llama) start a server in this JVM on a
  * free port first; {@code --key K} sends an API key; {@code --levels 1,2,8}, {@code --prompt TEXT},
- * {@code --policy NAME --budget N} choose the load.
+ * {@code --policy NAME --budget N} choose the load. Before the levels, {@code --warmup N} requests per
+ * client (default 2) run at the highest level and are not reported: the first seconds of a JVM run
+ * its just-in-time compiler beside the load, which measured 5 to 15 % slower.
  */
 public final class ServingLoadBenchmark {
 
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     private record Options(String url, Path model, boolean fixture, String key, int newTokens, int requests,
-            int[] levels, String prompt, String policy, int budget) {}
+            int[] levels, String prompt, String policy, int budget, int warmup) {}
 
     /** One streamed request as the client saw it. */
     private record Sample(double ttftMs, double decodeTokensPerSecond, int tokens, boolean ok) {}
@@ -73,7 +75,8 @@ public final class ServingLoadBenchmark {
         try {
             System.out.printf(Locale.ROOT, "prompt %d chars, %d new tokens, policy %s, %d requests per client%n",
                     o.prompt().length(), o.newTokens(), o.policy(), o.requests());
-            run(url, o, 1, 1, false); // warm-up
+            // warm-up: the JIT compiles the hot paths of the serving code under the heaviest load first
+            run(url, o, Arrays.stream(o.levels()).max().orElse(1), o.warmup(), false);
             System.out.println("clients | requests | TTFT p50 ms | TTFT p90 ms | decode tok/s per request (p50)"
                     + " | aggregate tok/s | batch size p50 / p90 / max | step ms (mean) | tokens per step (mean)");
             for (int clients : o.levels()) {
@@ -245,6 +248,7 @@ public final class ServingLoadBenchmark {
                 + " must be in want of a wife.";
         String policy = "full";
         int budget = 256;
+        int warmup = 2;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--url" -> url = args[++i];
@@ -257,9 +261,10 @@ public final class ServingLoadBenchmark {
                 case "--prompt" -> prompt = args[++i];
                 case "--policy" -> policy = args[++i];
                 case "--budget" -> budget = Integer.parseInt(args[++i]);
+                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
-        return new Options(url, model, fixture, key, newTokens, requests, levels, prompt, policy, budget);
+        return new Options(url, model, fixture, key, newTokens, requests, levels, prompt, policy, budget, warmup);
     }
 }
