@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.ContextOverflowException;
 import dev.kvlab.model.CachedAttention;
+import dev.kvlab.model.DeviceDraws;
 import dev.kvlab.model.ForwardPass;
 import dev.kvlab.model.SequenceInput;
 import dev.kvlab.model.TransformerModel;
@@ -114,6 +115,7 @@ final class Batch {
                 remove(culprit(members), e);
                 return new Step(members.size(), tokens, System.nanoTime() - start);
             }
+            pass.planDraws(drawPlans(members, inputs));
             for (int i = 0; i < members.size(); i++) {
                 Sequence s = members.get(i);
                 int index = i;
@@ -144,6 +146,11 @@ final class Batch {
                         public float[] probabilities(double temperature) {
                             return pass.lastProbabilities(index, temperature);
                         }
+
+                        @Override
+                        public DeviceDraws.Drawn drawn() {
+                            return pass.drawn(index);
+                        }
                     });
                 } catch (RuntimeException | Error e) {
                     remove(s, e);
@@ -154,6 +161,15 @@ final class Batch {
             }
         }
         return new Step(members.size(), tokens, System.nanoTime() - start);
+    }
+
+    /** What each member's sampler will draw after this step, for the pass to draw on the device at once. */
+    private static DeviceDraws.Plan[] drawPlans(List<Sequence> members, List<SequenceInput> inputs) {
+        DeviceDraws.Plan[] plans = new DeviceDraws.Plan[members.size()];
+        for (int i = 0; i < plans.length; i++) {
+            plans[i] = members.get(i).planDraw(inputs.get(i).tokens().length);
+        }
+        return plans;
     }
 
     /**

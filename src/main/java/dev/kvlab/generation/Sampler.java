@@ -1,5 +1,7 @@
 package dev.kvlab.generation;
 
+import dev.kvlab.model.DeviceDraws;
+
 /**
  * Picks the next token id from the model's logits for one decode step. Built by
  * {@link Samplers#of(SamplingParams)}; a stochastic sampler owns a seeded random generator, so it
@@ -22,5 +24,15 @@ public interface Sampler {
      */
     default int sample(StepLogits logits) {
         return sample(logits.last());
+    }
+
+    /**
+     * The draw this sampler will make at the next {@link #sample(StepLogits)}, for the step to make on
+     * the device for all its sequences at once, or null when the sampler reads the logits otherwise
+     * (greedy, top-k). A plan takes the random number the draw uses from the sampler's generator, so
+     * the next {@code sample(StepLogits)} must follow it.
+     */
+    default DeviceDraws.Plan plan() {
+        return null;
     }
 }

@@ -1,5 +1,6 @@
 package dev.kvlab.generation;
 
+import dev.kvlab.model.DeviceDraws;
 import dev.kvlab.model.ForwardPass;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -42,24 +43,46 @@ public final class Samplers {
         double temperature = params.temperature();
         int k = params.topK();
         return new Sampler() {
+            private double planned = Double.NaN; // the uniform number a plan took, until the sample uses it
+
             @Override
             public int sample(float[] logits) {
-                return draw(topP.apply(topK.apply(Candidates.all(scale(logits, temperature)))), random);
+                return sampleRow(logits, random.nextDouble());
+            }
+
+            private int sampleRow(float[] logits, double uniform) {
+                return draw(topP.apply(topK.apply(Candidates.all(scale(logits, temperature)))), uniform);
+            }
+
+            @Override
+            public DeviceDraws.Plan plan() {
+                if (k > 0) {
+                    return null;
+                }
+                planned = random.nextDouble();
+                return new DeviceDraws.Plan(temperature, params.topP(), planned);
             }
 
             @Override
             public int sample(StepLogits logits) {
                 if (k > 0) {
-                    return drawFromTop(logits.top(k), temperature, topP, random);
+                    return drawFromTop(logits.top(k), temperature, topP, random.nextDouble());
+                }
+                boolean wasPlanned = !Double.isNaN(planned);
+                double uniform = wasPlanned ? planned : random.nextDouble();
+                planned = Double.NaN;
+                DeviceDraws.Drawn drawn = wasPlanned ? logits.drawn() : null;
+                if (drawn != null && drawn.id() >= 0) {
+                    return drawn.id();
                 }
                 float[] probabilities = logits.probabilities(temperature);
                 double total = sum(probabilities);
                 if (!(total > 0) || Double.isInfinite(total)) {
                     // a NaN, an all -Infinity or a +Infinity row: the whole-row path fails or draws as it should
-                    return sample(logits.last());
+                    return sampleRow(logits.last(), uniform);
                 }
-                return params.topP() >= 1 ? drawFromProbabilities(probabilities, total, random)
-                        : drawFromNucleus(probabilities, total, params.topP(), random);
+                return params.topP() >= 1 ? drawFromProbabilities(probabilities, total, uniform)
+                        : drawFromNucleus(probabilities, total, params.topP(), uniform);
             }
         };
     }
@@ -71,7 +94,7 @@ public final class Samplers {
      * logits at the k-th place may be chosen differently from the whole-row path.
      */
     static int drawFromTop(ForwardPass.Top top, double temperature, UnaryOperator<Candidates> topP,
-            RandomGenerator random) {
+            double uniform) {
         int n = top.ids().length;
         long[] keys = new long[n];
         for (int i = 0; i < n; i++) {
@@ -89,7 +112,7 @@ public final class Samplers {
             ranked[i] = Candidates.logitOf(keys[i]);
         }
         checkBest(ranked[0], ids[0]);
-        int chosen = draw(topP.apply(new Candidates(scale(ranked, temperature), indices(n), true)), random);
+        int chosen = draw(topP.apply(new Candidates(scale(ranked, temperature), indices(n), true)), uniform);
         return ids[chosen];
     }
 
@@ -186,10 +209,10 @@ public final class Samplers {
         };
     }
 
-    /** Draws one candidate with probability softmax(logits) restricted to the candidates. */
-    static int draw(Candidates candidates, RandomGenerator random) {
+    /** Draws one candidate with probability softmax(logits) restricted to the candidates, by {@code uniform} ∈ [0, 1). */
+    static int draw(Candidates candidates, double uniform) {
         double[] weights = weights(candidates);
-        double r = random.nextDouble() * sum(weights);
+        double r = uniform * sum(weights);
         double cumulative = 0;
         for (int i = 0; i < weights.length; i++) {
             cumulative += weights[i];
@@ -211,8 +234,8 @@ public final class Samplers {
      * from the host's double exponentials only in the last bits, so the same seed draws the same
      * tokens but for a uniform number that falls within that rounding of a boundary.
      */
-    static int drawFromProbabilities(float[] probabilities, double total, RandomGenerator random) {
-        double r = random.nextDouble() * total;
+    static int drawFromProbabilities(float[] probabilities, double total, double uniform) {
+        double r = uniform * total;
         double cumulative = 0;
         for (int i = 0; i < probabilities.length; i++) {
             cumulative += probabilities[i];
@@ -232,7 +255,7 @@ public final class Samplers {
      * same hopeless-candidate bound, the nucleus in descending order (lower id first on ties), and one
      * uniform number against the nucleus's running total. No exponential is computed in Java.
      */
-    static int drawFromNucleus(float[] probabilities, double total, double p, RandomGenerator random) {
+    static int drawFromNucleus(float[] probabilities, double total, double p, double uniform) {
         double hopeless = 0.5 * (1 - p) / Math.max(1, probabilities.length - 1) * total;
         long[] keys = new long[probabilities.length];
         int n = 0;
@@ -256,7 +279,7 @@ public final class Samplers {
         for (int i = 0; i < keep; i++) {
             nucleus[i] = Candidates.logitOf(keys[i]);
         }
-        return (int) keys[drawFromProbabilities(nucleus, mass, random)];
+        return (int) keys[drawFromProbabilities(nucleus, mass, uniform)];
     }
 
     /** Unnormalized softmax {@code exp(x − max)}: the max weighs exactly 1, nothing overflows. */

@@ -2,6 +2,7 @@ package dev.kvlab.generation;
 
 import dev.kvlab.cache.CacheMap;
 import dev.kvlab.cache.KvCache;
+import dev.kvlab.model.DeviceDraws;
 import dev.kvlab.tokenizer.StreamingDecoder;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -107,6 +108,16 @@ final class Sequence {
     /** Whether the next step must return logits for every fed token, not only the last. */
     boolean needsAllLogits() {
         return prefilling() && request.logprobs().prompt();
+    }
+
+    /**
+     * The draw the sampler plans for the token {@link #advance} will sample after a step that fed
+     * {@code fed} tokens, or null when that step samples nothing (the prompt is not in yet, or no new
+     * token is asked for) or the sampler reads the logits otherwise.
+     */
+    DeviceDraws.Plan planDraw(int fed) {
+        boolean samples = prefilling() ? prefilled + fed >= prompt.length && request.maxNewTokens() > 0 : !done();
+        return samples ? sampler.plan() : null;
     }
 
     /**

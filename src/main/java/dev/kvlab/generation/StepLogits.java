@@ -1,5 +1,6 @@
 package dev.kvlab.generation;
 
+import dev.kvlab.model.DeviceDraws;
 import dev.kvlab.model.ForwardPass;
 
 /**
@@ -25,4 +26,7 @@ interface StepLogits {
      * row holds a NaN or its largest logit is infinite.
      */
     float[] probabilities(double temperature);
+
+    /** The draw the sampler planned before the step ({@link Sampler#plan}), made where the logits are; null if none. */
+    DeviceDraws.Drawn drawn();
 }

@@ -10,6 +10,7 @@ import dev.kvlab.cache.policy.CachePolicy;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -32,6 +33,8 @@ public final class ForwardPass {
     private long[] lastArgmax;
     private float[] lastMax;
     private final Map<Double, float[]> lastProbabilities = new HashMap<>(2);
+    private DeviceDraws.Plan[] plans;
+    private DeviceDraws.Drawn[] drawn;
     private final List<NDArray> observed = new ArrayList<>();
 
     ForwardPass(List<SequenceInput> inputs, int layers) {
@@ -166,9 +169,69 @@ public final class ForwardPass {
      * temperature, copied to the host row after row.
      */
     public static float[] softmax(NDArray logits, double temperature) {
+        return softmaxOnDevice(logits, temperature).toFloatArray();
+    }
+
+    /** {@link #softmax}, left on the device. */
+    static NDArray softmaxOnDevice(NDArray logits, double temperature) {
         int axis = logits.getShape().dimension() - 1;
         NDArray shifted = logits.sub(logits.max(new int[] {axis}, true));
-        return shifted.div((float) temperature).softmax(axis).toFloatArray();
+        return shifted.div((float) temperature).softmax(axis);
+    }
+
+    /**
+     * The draws the step's samplers ask for, one per sequence (null for a sequence whose sampler reads
+     * the logits otherwise), made on a GPU together the first time one is read ({@link #drawn}): one op
+     * set per temperature and top-p, and one id and one sum per sequence copied to the host instead of
+     * a vocabulary of probabilities. On a CPU the plans are ignored and the samplers draw from the
+     * copied probabilities: there the copy is a memory copy, and the draw in Java measured faster (150
+     * against 230 µs per step of 8 rows of 4096 for temperature draws, against 2.6 ms for top-p, which
+     * sorts the vocabulary).
+     */
+    public void planDraws(DeviceDraws.Plan[] plans) {
+        planDraws(plans, logits.getDevice().isGpu());
+    }
+
+    /** {@link #planDraws(DeviceDraws.Plan[])}, drawing on the device where {@code onDevice}, on a CPU too. */
+    void planDraws(DeviceDraws.Plan[] plans, boolean onDevice) {
+        if (plans.length != inputs.size()) {
+            throw new IllegalArgumentException(plans.length + " draw plans for " + inputs.size() + " sequences");
+        }
+        this.plans = onDevice ? plans.clone() : null;
+        this.drawn = null;
+    }
+
+    /** The planned draw from a sequence's last new token, or null when none was planned. */
+    public DeviceDraws.Drawn drawn(int sequence) {
+        if (plans == null || plans[sequence] == null) {
+            return null;
+        }
+        if (drawn == null) {
+            drawn = drawPlanned();
+        }
+        return drawn[sequence];
+    }
+
+    private DeviceDraws.Drawn[] drawPlanned() {
+        Map<List<Double>, List<Integer>> groups = new LinkedHashMap<>();
+        for (int s = 0; s < plans.length; s++) {
+            if (plans[s] != null) {
+                groups.computeIfAbsent(List.of(plans[s].temperature(), plans[s].topP()), k -> new ArrayList<>()).add(s);
+            }
+        }
+        NDArray last = lastRows();
+        DeviceDraws.Drawn[] all = new DeviceDraws.Drawn[plans.length];
+        for (List<Integer> group : groups.values()) {
+            DeviceDraws.Plan first = plans[group.get(0)];
+            NDArray rows = group.size() == plans.length ? last
+                    : last.get(last.getManager().create(group.stream().mapToLong(Integer::longValue).toArray()));
+            DeviceDraws.Drawn[] drawnRows = DeviceDraws.draw(rows, first.temperature(), first.topP(),
+                    group.stream().mapToDouble(s -> plans[s].uniform()).toArray());
+            for (int i = 0; i < group.size(); i++) {
+                all[group.get(i)] = drawnRows[i];
+            }
+        }
+        return all;
     }
 
     /** A row's best logits and their ids, highest first. */

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import dev.kvlab.model.DeviceDraws;
 import dev.kvlab.model.ForwardPass;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -31,8 +32,15 @@ class DeviceSamplingTest {
         manager.close();
     }
 
-    /** One row held as a tensor: argmax and top-k run in PyTorch, as in a forward pass. */
-    private record TensorRow(NDArray row) implements StepLogits {
+    /**
+     * One row held as a tensor: argmax, top-k, probabilities and a planned draw run in PyTorch, as in a
+     * forward pass.
+     */
+    private record TensorRow(NDArray row, DeviceDraws.Plan plan) implements StepLogits {
+        TensorRow(NDArray row) {
+            this(row, null);
+        }
+
         @Override
         public float[] last() {
             return row.toFloatArray();
@@ -58,6 +66,12 @@ class DeviceSamplingTest {
         @Override
         public float[] probabilities(double temperature) {
             return ForwardPass.softmax(row, temperature);
+        }
+
+        @Override
+        public DeviceDraws.Drawn drawn() {
+            return plan == null ? null : DeviceDraws.draw(row.reshape(1, -1), plan.temperature(), plan.topP(),
+                    new double[] {plan.uniform()})[0];
         }
     }
 
@@ -103,6 +117,56 @@ class DeviceSamplingTest {
                 int fromDevice = onDevice.sample(new TensorRow(manager.create(logits)));
                 assertThat(fromDevice).as("T %s, top-p %s, step %d", temperature, setting[1], step).isEqualTo(fromRow);
             }
+        }
+    }
+
+    @Test
+    void plannedDeviceDrawsPickWhatTheWholeRowPicks() {
+        SplittableRandom random = new SplittableRandom(17);
+        double[][] settings = {{0.05, 1.0}, {0.8, 1.0}, {1.0, 1.0}, {2.5, 1.0}, {0.8, 0.9}, {1.3, 0.5}, {1.0, 0.05}};
+        for (double[] setting : settings) {
+            SamplingParams params = new SamplingParams(setting[0], 0, setting[1], 23);
+            Sampler onRow = Samplers.of(params);
+            Sampler onDevice = Samplers.of(params);
+            int fromDeviceDraws = 0;
+            for (int step = 0; step < 500; step++) {
+                float[] logits = randomLogits(random, 4096);
+                logits[random.nextInt(4096)] = Float.NEGATIVE_INFINITY;
+                DeviceDraws.Plan plan = onDevice.plan();
+                TensorRow row = new TensorRow(manager.create(logits), plan);
+                fromDeviceDraws += row.drawn().id() >= 0 ? 1 : 0;
+                assertThat(onDevice.sample(row)).as("%s, step %d", params, step).isEqualTo(onRow.sample(logits));
+            }
+            assertThat(fromDeviceDraws).as("draws made on the device, %s", params).isEqualTo(500);
+        }
+    }
+
+    @Test
+    void rowsDrawnTogetherPickWhatEachPicksAlone() {
+        SplittableRandom random = new SplittableRandom(29);
+        for (double topP : new double[] {1.0, 0.8}) {
+            float[][] logits = new float[6][];
+            double[] uniforms = new double[6];
+            for (int r = 0; r < 6; r++) {
+                logits[r] = randomLogits(random, 1000);
+                uniforms[r] = random.nextDouble();
+            }
+            DeviceDraws.Drawn[] together = DeviceDraws.draw(manager.create(logits), 0.9, topP, uniforms);
+            for (int r = 0; r < 6; r++) {
+                DeviceDraws.Drawn alone = DeviceDraws.draw(manager.create(logits[r]).reshape(1, -1), 0.9, topP,
+                        new double[] {uniforms[r]})[0];
+                assertThat(together[r]).as("top-p %s, row %d", topP, r).isEqualTo(alone);
+            }
+        }
+    }
+
+    @Test
+    void brokenRowsAreNotDrawnOnTheDevice() {
+        float[][] rows = {{1f, Float.NaN, 2f}, {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY},
+            {0f, Float.POSITIVE_INFINITY, 1f}, {0f, 1f, 2f}};
+        for (double topP : new double[] {1.0, 0.7}) {
+            DeviceDraws.Drawn[] drawn = DeviceDraws.draw(manager.create(rows), 1.0, topP, new double[] {0.5, 0.5, 0.5, 0.5});
+            assertThat(drawn).extracting(DeviceDraws.Drawn::id).as("top-p %s", topP).containsExactly(-1, -1, -1, 2);
         }
     }
 
