@@ -94,7 +94,7 @@ public final class SelfCheck {
                 TransformerModel model = ModelLoader.load(options.modelDir(),
                         new ModelLoader.Options(DeviceMemoryProbe.deviceName(device), null))) {
             DeviceMemoryProbe.Snapshot loaded = probe.snapshot();
-            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 64);
+            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 64);
             checks.put("logits", logitsCheck(options, folder, tokenizer, generator));
             checks.put("speed", speedCheck(generator));
             checks.put("oom", device.isGpu() ? gpuOutOfMemory(generator, probe) : cpuOutOfMemory(generator, probe,
@@ -154,13 +154,13 @@ public final class SelfCheck {
             try (TransformerModel cpu = ModelLoader.load(options.modelDir(),
                     new ModelLoader.Options("cpu", DataType.FLOAT32))) {
                 reference = lastLogits(cpu, tokens, tokens.length);
-                referenceGreedy = greedy(new Generator(cpu, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 64),
+                referenceGreedy = greedy(new Generator(cpu, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 64),
                         tokens);
             }
             against = "cpu f32, one pass";
         } else {
             reference = lastLogits(model, tokens, 8);
-            referenceGreedy = greedy(new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 8),
+            referenceGreedy = greedy(new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 8),
                     tokens);
             against = "the same model prefilled 8 tokens a pass";
         }

@@ -70,6 +70,12 @@ public final class ConfigJson {
         return node(field) != null;
     }
 
+    /** Whether the field is present with the value JSON null (not merely absent). */
+    boolean isExplicitNull(String field) {
+        JsonNode node = object.get(field);
+        return node != null && node.isNull();
+    }
+
     public int positiveInt(String field) {
         return positive(field, integer(required(field), field));
     }

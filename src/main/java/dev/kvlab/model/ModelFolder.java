@@ -12,11 +12,16 @@ import java.util.Objects;
  *
  * @param eosTokenIds generation stops on any of these; empty when the model names none
  * @param bosTokenId null when the model names none
+ * @param tokenizerOmitsBos whether {@code tokenizer_config.json} turns the bos off, as Qwen2's does
+ *     ({@code "bos_token": null}) or any with {@code "add_bos_token": false}: Hugging Face's tokenizer
+ *     then starts no prompt with it, although {@code config.json} names a bos id
  */
-public record ModelFolder(Path dir, ModelConfig config, int[] eosTokenIds, Integer bosTokenId) {
+public record ModelFolder(Path dir, ModelConfig config, int[] eosTokenIds, Integer bosTokenId,
+        boolean tokenizerOmitsBos) {
 
     public static final String TOKENIZER_FILE = "tokenizer.json";
     public static final String GENERATION_CONFIG_FILE = "generation_config.json";
+    public static final String TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
 
     public ModelFolder {
         Objects.requireNonNull(dir, "dir");
@@ -48,7 +53,21 @@ public record ModelFolder(Path dir, ModelConfig config, int[] eosTokenIds, Integ
         if (bos == null) {
             bos = config.optionalNonNegativeInt("bos_token_id");
         }
-        return new ModelFolder(dir, modelConfig, eos, bos);
+        Path tokenizerConfigFile = dir.resolve(TOKENIZER_CONFIG_FILE);
+        ConfigJson tokenizerConfig = Files.isRegularFile(tokenizerConfigFile)
+                ? ConfigJson.read(tokenizerConfigFile) : null;
+        boolean omitsBos = tokenizerConfig != null
+                && (!tokenizerConfig.bool("add_bos_token", true) || tokenizerConfig.isExplicitNull("bos_token"));
+        return new ModelFolder(dir, modelConfig, eos, bos, omitsBos);
+    }
+
+    /**
+     * The id every prompt starts with, or null: the model's bos when its architecture is trained with
+     * one before every document (Llama, Mistral, Qwen2; not GPT-2) and its tokenizer config does not
+     * turn it off.
+     */
+    public Integer promptBosTokenId() {
+        return config.architecture().prependsBos() && !tokenizerOmitsBos ? bosTokenId : null;
     }
 
     private static Path requireFile(Path dir, String name) {
@@ -81,17 +100,18 @@ public record ModelFolder(Path dir, ModelConfig config, int[] eosTokenIds, Integ
     @Override
     public boolean equals(Object o) {
         return o instanceof ModelFolder other && dir.equals(other.dir) && config.equals(other.config)
-                && Arrays.equals(eosTokenIds, other.eosTokenIds) && Objects.equals(bosTokenId, other.bosTokenId);
+                && Arrays.equals(eosTokenIds, other.eosTokenIds) && Objects.equals(bosTokenId, other.bosTokenId)
+                && tokenizerOmitsBos == other.tokenizerOmitsBos;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(dir, config, Arrays.hashCode(eosTokenIds), bosTokenId);
+        return Objects.hash(dir, config, Arrays.hashCode(eosTokenIds), bosTokenId, tokenizerOmitsBos);
     }
 
     @Override
     public String toString() {
         return "ModelFolder[dir=" + dir + ", config=" + config + ", eosTokenIds=" + Arrays.toString(eosTokenIds)
-                + ", bosTokenId=" + bosTokenId + "]";
+                + ", bosTokenId=" + bosTokenId + ", tokenizerOmitsBos=" + tokenizerOmitsBos + "]";
     }
 }

@@ -102,8 +102,8 @@ public class EngineConfiguration {
     @Bean
     Generator generator(TransformerModel model, TextTokenizer tokenizer, ModelFolder folder,
             KvlabProperties properties) {
-        Integer bos = model.config().architecture().prependsBos() ? folder.bosTokenId() : null;
-        return new Generator(model, tokenizer, folder.eosTokenIds(), bos, properties.prefill().chunk());
+        return new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(),
+                properties.prefill().chunk());
     }
 
     /**

@@ -59,7 +59,7 @@ public final class BatchDecodeBenchmark {
         ModelFolder folder = ModelFolder.open(dir);
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null, 1));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
-            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 512);
+            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 512);
             int[] prompt = generator.promptTokens("It is a truth universally acknowledged, that a single man in"
                     + " possession of a good fortune, must be in want of a wife.");
             System.out.printf(Locale.ROOT, "model %s, prompt %d tokens, %d new tokens, best of %d, load %s%n",

@@ -147,8 +147,8 @@ public final class JlamaSideBySide {
         }
         List<int[]> prompts = new ArrayList<>();
         for (int context : contexts) {
-            prompts.add(folder.bosTokenId() == null ? Arrays.copyOf(text, context)
-                    : IntStream.concat(IntStream.of(folder.bosTokenId()), Arrays.stream(text, 0, context - 1)).toArray());
+            prompts.add(folder.promptBosTokenId() == null ? Arrays.copyOf(text, context)
+                    : IntStream.concat(IntStream.of(folder.promptBosTokenId()), Arrays.stream(text, 0, context - 1)).toArray());
         }
         return prompts;
     }

@@ -34,7 +34,7 @@ public final class LongContextBenchmark {
         String heldOut = HeldOutText.builtIn();
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
-            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), 512);
+            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 512);
             String prompt = heldOut.repeat(1 + promptTokens * 5 / Math.max(1, heldOut.length()));
             int[] ids = tokenizer.encode(prompt);
             prompt = tokenizer.decode(java.util.Arrays.copyOf(ids, Math.min(ids.length, promptTokens)));
@@ -53,7 +53,7 @@ public final class LongContextBenchmark {
 
             int length = 4 * model.config().maxPositions();
             // no eos: the point is to keep going past the trained context
-            Generator endless = new Generator(model, tokenizer, new int[0], folder.bosTokenId(), 512);
+            Generator endless = new Generator(model, tokenizer, new int[0], folder.promptBosTokenId(), 512);
             GenerationResult r = endless.generate(new GenerationRequest("The President said that", length,
                     new SamplingParams(0.7, 0, 0.9, 1), List.of(), PolicyRegistry.create(
                             Map.of("policy", "streaming", "budget", 256), model.config().architecture())),

@@ -63,7 +63,7 @@ public final class PolicyPassKeyBenchmark {
         ModelFolder folder = ModelFolder.open(dir);
         try (TransformerModel model = ModelLoader.load(dir, new ModelLoader.Options("cpu", null));
                 TextTokenizer tokenizer = TextTokenizer.load(folder.tokenizerFile())) {
-            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.bosTokenId(), chunk);
+            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), chunk);
             PassKeyDocuments filler = new PassKeyDocuments(PassKeyDocuments.sentences(HeldOutText.builtIn()),
                     s -> tokenizer.encode(s).length);
             List<PassKeyDocument> documents = new ArrayList<>();

@@ -37,8 +37,8 @@ public final class PolicyPerplexityBenchmark {
             int[] body = tokenizer.encode(text.substring(0, Math.min(text.length(), length * 8)));
             int[] tokens = new int[length];
             int offset = 0;
-            if (folder.bosTokenId() != null) {
-                tokens[0] = folder.bosTokenId();
+            if (folder.promptBosTokenId() != null) {
+                tokens[0] = folder.promptBosTokenId();
                 offset = 1;
             }
             System.arraycopy(body, 0, tokens, offset, length - offset);

@@ -59,6 +59,31 @@ class ModelFolderTest {
     }
 
     @Test
+    void promptsStartWithTheBosUnlessTheArchitectureOrTheTokenizerConfigSaysOtherwise() throws IOException {
+        write(ConfigFixtures.tinyLlama()); // no tokenizer_config.json, as the shipped model
+        assertEquals(1, ModelFolder.open(dir).promptBosTokenId());
+
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"add_bos_token\": true, \"bos_token\": \"<s>\"}");
+        assertEquals(1, ModelFolder.open(dir).promptBosTokenId(), "Llama and Mistral: add_bos_token true");
+
+        ObjectNode qwen2 = ConfigFixtures.qwen2();
+        qwen2.put("bos_token_id", 151643); // as Qwen2's config.json names it
+        write(qwen2);
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": null, \"eos_token\": \"<|im_end|>\"}");
+        ModelFolder qwen = ModelFolder.open(dir);
+        assertNull(qwen.promptBosTokenId(), "Qwen2's tokenizer adds no bos");
+        assertEquals(151643, qwen.bosTokenId());
+
+        write(ConfigFixtures.tinyLlama());
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"add_bos_token\": false, \"bos_token\": \"<s>\"}");
+        assertNull(ModelFolder.open(dir).promptBosTokenId());
+
+        Files.delete(dir.resolve("tokenizer_config.json"));
+        write(ConfigFixtures.gpt2());
+        assertNull(ModelFolder.open(dir).promptBosTokenId(), "GPT-2 is not trained with a bos before documents");
+    }
+
+    @Test
     void malformedEosIdIsNamed() throws IOException {
         write(ConfigFixtures.tinyLlama());
         Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": \"</s>\"}");
