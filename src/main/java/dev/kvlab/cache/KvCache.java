@@ -44,6 +44,16 @@ public final class KvCache implements AutoCloseable {
         this.layers = Collections.unmodifiableList(list);
     }
 
+    /**
+     * Caps every layer's buffers at the slots a request of {@code maxTokens} tokens (prompt and
+     * generated) can fill, instead of letting them double past its end: what is allocated then stays
+     * within the slots {@link MemoryBudget#kvSlots} counts for the request.
+     */
+    public void limitSlots(long maxTokens) {
+        int limit = (int) Math.min(Integer.MAX_VALUE, Math.max(1, maxTokens));
+        layers.forEach(layer -> layer.limitSlots(limit));
+    }
+
     public KvSpec spec() {
         return spec;
     }

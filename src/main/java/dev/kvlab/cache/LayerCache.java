@@ -30,6 +30,7 @@ public final class LayerCache {
     private final KvSpec spec;
     private final NDManager manager;
     private final int capacityHint;
+    private int slotLimit = Integer.MAX_VALUE; // growth stops here: the most slots its request can fill
     private final Quantization quantization;
     private final QuantizedSlots quantizedKeys; // null unless quantized
     private final QuantizedSlots quantizedValues;
@@ -45,12 +46,12 @@ public final class LayerCache {
 
     /**
      * @param capacityHint slots to allocate at the first append (a bounded policy passes budget +
-     *     prefill chunk so its buffer never grows); 0 to start from the first chunk's size
+     *     prefill chunk so its buffer never grows); 0 to start from the first chunk's size (16 at least)
      */
     LayerCache(KvSpec spec, NDManager manager, int capacityHint, Quantization quantization) {
         this.spec = spec;
         this.manager = manager;
-        this.capacityHint = capacityHint;
+        this.capacityHint = Math.max(capacityHint, 16);
         this.quantization = quantization;
         this.quantizedKeys = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
         this.quantizedValues = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
@@ -80,8 +81,7 @@ public final class LayerCache {
     }
 
     /**
-     * {@link #stage} for keys and values in one tensor, one native write: what a decode step does for
-     * every grouped sequence and layer. Unquantized layers only.
+     * {@link #stage} for keys and values in one tensor, one native write (a grouped decode step's).
      *
      * @param keyValues (2, kvHeads, tokens, headDim), keys then values, in the cache dtype
      */
@@ -108,6 +108,11 @@ public final class LayerCache {
         }
     }
 
+    /** Stops the buffers' growth at {@code limit} slots (a longer append still gets its room). */
+    void limitSlots(int limit) {
+        slotLimit = limit;
+    }
+
     /** Forgets staged slots: the buffer past the stored slots is free space again. */
     public void discardStaged() {
         staged = 0;
@@ -123,7 +128,7 @@ public final class LayerCache {
         if (needed <= capacity) {
             return;
         }
-        int newCapacity = Math.max(needed, capacity == 0 ? Math.max(capacityHint, 16) : capacity * 2);
+        int newCapacity = Math.max(needed, Math.min(slotLimit, capacity == 0 ? capacityHint : capacity * 2));
         if (quantizedKeys != null) { // the quantized stores grow as slots leave their windows
             capacity = newCapacity;
             slots.reserve(newCapacity);

@@ -57,6 +57,7 @@ final class Sequence {
         startNanos = System.nanoTime();
         detokenizer = generator.tokenizer().newStreamingDecoder();
         cache = generator.model().newCache(request.policy(), generator.prefillChunk());
+        cache.limitSlots((long) prompt.length + request.maxNewTokens());
     }
 
     CompletableFuture<GenerationResult> result() {

@@ -42,6 +42,22 @@ class LayerCacheTest {
     }
 
     @Test
+    void aLimitedLayerStopsGrowingAtTheSlotsItsRequestCanFill() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
+            layer.limitSlots(40);
+            for (int t = 0; t < 40; t++) {
+                layer.append(token(manager, t), token(manager, -t), t);
+            }
+            assertThat(layer.slotCapacity()).isEqualTo(40); // 16, 32, then 40 instead of 64
+            assertThat(layer.allocatedBytes()).isEqualTo(SPEC.layerBytes(40));
+            layer.append(token(manager, 40), token(manager, -40), 40); // past the limit: room all the same
+            assertThat(layer.keys().get(0, 40).toFloatArray()).containsOnly(40f);
+            layer.close();
+        }
+    }
+
+    @Test
     void compactionKeepsTheCapacityAndMovesMetadataWithTheKeys() {
         try (NDManager manager = NDManager.newBaseManager()) {
             LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
