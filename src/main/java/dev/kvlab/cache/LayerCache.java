@@ -372,7 +372,7 @@ public final class LayerCache {
     }
 
     /** Slots allocated per head for the metadata; the device buffers hold the same number. */
-    int slotCapacity() {
+    public int slotCapacity() {
         return slots.capacity();
     }
 

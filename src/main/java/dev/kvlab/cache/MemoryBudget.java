@@ -172,8 +172,9 @@ public final class MemoryBudget {
      * policy reads the probabilities. A quantized cache dequantizes the keys and values it reads in
      * {@link Quantization#dequantizedCopies()}; read whole, its codes and window are joined, one copy
      * more (a block holds codes or window, never both). A decode step of an unquantized cache shorter
-     * than a read block may attend in a batch's group, which pads and stacks its layer (two copies,
-     * counted up to the block whatever the length, so that footprints grow with the length).
+     * than a read block may attend in a batch's group, which stacks its layer padded to at most twice
+     * its length without copying its buffer ({@code CachedAttention.stackable}): two layers of its
+     * length, counted up to the block whatever the length, so that footprints grow with the length.
      */
     public long passBytes(CachePolicy policy, long newTokens, long keys) {
         boolean whole = policy.observesAttention();
@@ -181,7 +182,7 @@ public final class MemoryBudget {
         long atOnce = whole ? keys : Math.min(keys, ReadBlocks.slots(newTokens, q.enabled()));
         long copies = q.enabled() ? q.dequantizedCopies() + (whole ? 1 : 0) : 0;
         long bytes = activationBytes(newTokens, atOnce) + copies * spec.layerBytes(atOnce);
-        if (newTokens == 1 && !q.enabled()) { // a batched decode step pads and stacks a short layer: two copies
+        if (newTokens == 1 && !q.enabled()) { // a batched decode step stacks a short layer padded to twice its length
             bytes += 2 * spec.layerBytes(Math.min(keys, ReadBlocks.READ_BLOCK));
         }
         return bytes;

@@ -75,16 +75,17 @@ final class Batch {
         List<Sequence> members = new ArrayList<>();
         List<SequenceInput> inputs = new ArrayList<>();
         int tokens = 0;
-        // decode rows first, every decoding sequence one token, those the model can attend for as one group
-        // (rotated by their positions, short unquantized caches) leading
+        // decode rows first, every decoding sequence one token, those the model can attend for in groups
+        // (rotated by their positions, short unquantized caches) leading, longest first, so that caches of
+        // similar lengths are neighbours (CachedAttention.plan)
         List<Sequence> decoding = new ArrayList<>();
         for (Sequence s : running) {
             if (!s.prefilling()) {
                 decoding.add(s);
             }
         }
-        decoding.sort(Comparator.comparing(s -> s.cache().policy().ropeMode() != RopeMode.ORIGINAL
-                || !CachedAttention.joinsGroup(s.cache())));
+        decoding.sort(Comparator.<Sequence, Boolean>comparing(s -> s.cache().policy().ropeMode() != RopeMode.ORIGINAL
+                || !CachedAttention.joinsGroup(s.cache())).thenComparing(s -> -s.cache().storedTokens()));
         for (Sequence s : decoding) {
             if (fits(s, 1)) {
                 members.add(s);

@@ -10,16 +10,20 @@ import dev.kvlab.cache.ReadBlocks;
 import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.nn.Attention;
 import dev.kvlab.model.nn.Rope;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * One layer's attention for every sequence of a forward pass. Each sequence's new keys and values are
  * staged in its own cache, its queries attend over that cache with its own positions and RoPE mode, and
  * its probabilities go to the {@link ForwardPass} for its policy.
  *
- * <p>The leading run of two or more single-token sequences whose keys keep their positions and whose
- * caches {@linkplain #joinsGroup join a group} (decode rows) is handled as a group: one batched RoPE
- * matmul, and one attention over their caches stacked side by side, so each such sequence costs only
- * what touches its own cache (one write and one view per layer). The others (a prompt chunk,
+ * <p>The leading single-token sequences whose keys keep their positions and whose caches
+ * {@linkplain #joinsGroup join a group} (decode rows) are cut into runs of caches of similar length
+ * ({@link #stackable}); a run of two or more is handled as a group: one batched RoPE matmul, and one
+ * attention over their caches stacked side by side, so each such sequence costs only what touches its
+ * own cache (one write and one view per layer). The others (a prompt chunk,
  * {@code rope=cache-index} rows, a sequence decoding alone) go one by one, over views of their caches;
  * one whose policy does not read the probabilities and whose layer holds more than one read block
  * ({@link ReadBlocks#slots}) attends block by block ({@link Attention#attendInBlocks}), so its pass's
@@ -29,17 +33,19 @@ public final class CachedAttention {
     private CachedAttention() {}
 
     /**
-     * How a pass rotates its rows, made once per pass for all layers.
+     * How a pass attends and rotates its rows, made once per pass for all layers.
      *
-     * @param decodeRows the leading sequences handled as a group (one token each)
-     * @param rotations (decodeRows, d, d), each grouped row's rotation; null without RoPE or group
-     * @param tables per sequence after the group, its rotation when its keys keep their original
-     *     positions; null entries for {@code rope=cache-index} and models without RoPE
+     * @param groups the sizes of the consecutive runs the leading single-token sequences attend in, in
+     *     order from the first sequence; a run of 1 attends alone, as every sequence after the runs does
+     * @param rotations per run of two or more, (size, d, d), each of its rows' rotation; null entries
+     *     for runs of 1 and models without RoPE
+     * @param tables per sequence that attends alone, its rotation when its keys keep their original
+     *     positions; null entries for the grouped ones, {@code rope=cache-index} and models without RoPE
      */
-    public record Plan(int decodeRows, NDArray rotations, Rope.Table[] tables) {}
+    public record Plan(int[] groups, NDArray[] rotations, Rope.Table[] tables) {}
 
     /**
-     * Whether a decoding sequence may attend in the group: its cache is unquantized and shorter than
+     * Whether a decoding sequence may attend in a group: its cache is unquantized and shorter than
      * a read block ({@link ReadBlocks#READ_BLOCK}), so the copy stacking makes of it stays small. A
      * longer or quantized cache attends alone, over views or blocks of itself.
      */
@@ -47,32 +53,73 @@ public final class CachedAttention {
         return !cache.policy().quantization().enabled() && cache.storedTokens() < ReadBlocks.READ_BLOCK;
     }
 
-    /** @param rope null for models with learned positions (GPT-2) */
+    /**
+     * Cuts the leading single-token sequences that {@linkplain #joinsGroup join groups} (a batch puts
+     * them first, longest first) into runs whose caches {@linkplain #stackable stack} together.
+     *
+     * @param rope null for models with learned positions (GPT-2)
+     */
     public static Plan plan(ForwardPass pass, Rope rope) {
-        int group = 0;
-        while (group < pass.size() && pass.input(group).tokens().length == 1 && joinsGroup(pass.input(group).cache())
-                && (rope == null || pass.input(group).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
-            group++;
+        int candidates = 0;
+        while (candidates < pass.size() && pass.input(candidates).tokens().length == 1
+                && joinsGroup(pass.input(candidates).cache())
+                && (rope == null || pass.input(candidates).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
+            candidates++;
         }
-        if (group == 1) { // one sequence attends over its own cache's views; a group would copy it
-            group = 0;
-        }
-        NDArray rotations = null;
-        if (rope != null && group > 0) {
-            int[] positions = new int[group];
-            for (int s = 0; s < group; s++) {
-                positions[s] = (int) pass.input(s).cache().seenTokens();
+        List<Integer> groups = new ArrayList<>();
+        for (int start = 0, end; start < candidates; start = end) {
+            end = start + 1;
+            while (end < candidates && stackable(pass, start, end + 1)) {
+                end++;
             }
-            rotations = rope.rotations(positions);
+            groups.add(end - start);
         }
+        NDArray[] rotations = new NDArray[groups.size()];
         Rope.Table[] tables = new Rope.Table[pass.size()];
-        for (int s = group; s < pass.size() && rope != null; s++) {
+        int first = 0;
+        for (int g = 0; g < groups.size(); first += groups.get(g++)) {
+            if (rope != null && groups.get(g) > 1) {
+                int[] positions = new int[groups.get(g)];
+                for (int s = 0; s < positions.length; s++) {
+                    positions[s] = (int) pass.input(first + s).cache().seenTokens();
+                }
+                rotations[g] = rope.rotations(positions);
+            } else if (rope != null) {
+                tables[first] = rope.table((int) pass.input(first).cache().seenTokens(), 1);
+            }
+        }
+        for (int s = candidates; s < pass.size() && rope != null; s++) {
             KvCache cache = pass.input(s).cache();
             if (cache.policy().ropeMode() == RopeMode.ORIGINAL) {
                 tables[s] = rope.table((int) cache.seenTokens(), pass.input(s).tokens().length);
             }
         }
-        return new Plan(group, rotations, tables);
+        return new Plan(groups.stream().mapToInt(Integer::intValue).toArray(), rotations, tables);
+    }
+
+    /**
+     * Whether single-token sequences {@code [from, to)} can attend as one group: in every layer, the
+     * widest of their caches with the new token is at most twice each one's length and within each
+     * one's buffer. A member's share of the stacked keys and values is then at most two layers of its
+     * own length, what {@link dev.kvlab.cache.MemoryBudget#passBytes} allows its decode step, and no
+     * buffer is padded by a copy.
+     */
+    static boolean stackable(ForwardPass pass, int from, int to) {
+        int layers = pass.input(from).cache().layerCount();
+        for (int l = 0; l < layers; l++) {
+            int width = 0;
+            for (int s = from; s < to; s++) {
+                width = Math.max(width, pass.input(s).cache().layer(l).slots() + 1);
+            }
+            for (int s = from; s < to; s++) {
+                LayerCache layer = pass.input(s).cache().layer(l);
+                int length = layer.slots() + 1;
+                if (width > 2 * length || width > Math.max(layer.slotCapacity(), length)) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /**
@@ -82,35 +129,27 @@ public final class CachedAttention {
      * @return (rows, heads·headDim)
      */
     public static NDArray forward(NDArray qkv, Attention.Heads h, int layer, ForwardPass pass, Rope rope, Plan plan) {
-        int n = pass.size();
-        int group = plan.decodeRows();
-        long[] starts = new long[n - 1];
+        // parts: each run of the plan, then each remaining sequence; a run's rows are its sequences'
+        int grouped = Arrays.stream(plan.groups()).sum();
+        int parts = plan.groups().length + pass.size() - grouped;
+        long[] cuts = new long[parts - 1];
         long row = 0;
-        for (int i = 0; i < n - 1; i++) {
-            row += pass.input(i).tokens().length;
-            starts[i] = row;
-        }
-        if (group == n) {
-            return decodeGroup(qkv, h, layer, pass, plan);
-        }
-        if (group == 0) {
-            NDList parts = n == 1 ? new NDList(qkv) : qkv.split(starts, 0);
-            NDList outputs = new NDList(n);
-            for (int i = 0; i < n; i++) {
-                outputs.add(forwardOne(parts.get(i), h, layer, pass, i, rope, plan.tables()[i]));
+        for (int p = 0, s = 0; p < parts - 1; p++) {
+            int sequences = p < plan.groups().length ? plan.groups()[p] : 1;
+            for (int i = 0; i < sequences; i++) {
+                row += pass.input(s++).tokens().length;
             }
-            return n == 1 ? outputs.get(0) : NDArrays.concat(outputs, 0);
+            cuts[p] = row;
         }
-        // the group's rows first, then one part per remaining sequence
-        long[] cuts = new long[n - group];
-        System.arraycopy(starts, group - 1, cuts, 0, n - group);
-        NDList parts = qkv.split(cuts, 0);
-        NDList outputs = new NDList(n - group + 1);
-        outputs.add(decodeGroup(parts.get(0), h, layer, pass, plan));
-        for (int i = group; i < n; i++) {
-            outputs.add(forwardOne(parts.get(i - group + 1), h, layer, pass, i, rope, plan.tables()[i]));
+        NDList rows = parts == 1 ? new NDList(qkv) : qkv.split(cuts, 0);
+        NDList outputs = new NDList(parts);
+        for (int p = 0, s = 0; p < parts; p++) {
+            int size = p < plan.groups().length ? plan.groups()[p] : 1;
+            outputs.add(size > 1 ? decodeGroup(rows.get(p), h, layer, pass, s, size, plan.rotations()[p])
+                    : forwardOne(rows.get(p), h, layer, pass, s, rope, plan.tables()[s]));
+            s += size;
         }
-        return NDArrays.concat(outputs, 0);
+        return parts == 1 ? outputs.get(0) : NDArrays.concat(outputs, 0);
     }
 
     /**
@@ -120,11 +159,11 @@ public final class CachedAttention {
      * with an additive bias that masks each sequence's padding (and adds {@code log n} for merged slots).
      * Per sequence this costs one write and one view per layer, however long its cache.
      */
-    private static NDArray decodeGroup(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, Plan plan) {
-        int group = plan.decodeRows();
+    private static NDArray decodeGroup(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, int first,
+            int group, NDArray rotations) {
         int kvHeads = h.kvHeads();
         NDList qkAndV = qkv.split(new long[] {h.heads() + kvHeads}, 1);
-        NDArray qk = plan.rotations() == null ? qkAndV.get(0) : qkAndV.get(0).matMul(plan.rotations());
+        NDArray qk = rotations == null ? qkAndV.get(0) : qkAndV.get(0).matMul(rotations);
         NDList qAndK = qk.split(new long[] {h.heads()}, 1); // (group, heads, d), (group, kvHeads, d)
         // each sequence's new key and value, (2, kvHeads, 1, d): one write into its cache
         NDList keyValues = NDArrays.concat(new NDList(qAndK.get(1), qkAndV.get(1)), 1)
@@ -134,7 +173,7 @@ public final class CachedAttention {
         int width = 0;
         boolean masked = false;
         for (int s = 0; s < group; s++) {
-            layers[s] = pass.input(s).cache().layer(layerIndex);
+            layers[s] = pass.input(first + s).cache().layer(layerIndex);
             layers[s].stageKeyValues(keyValues.get(s));
             masked |= layers[s].hasMergedSlots() || (s > 0 && layers[s].slots() != width);
             width = Math.max(width, layers[s].slots());
@@ -157,15 +196,16 @@ public final class CachedAttention {
                     .toType(scores.getDataType(), false));
         }
         NDArray probs = scores.softmax(-1);
-        observe(pass, layerIndex, probs, layers, width);
+        observe(pass, layerIndex, probs, first, layers, width);
         return probs.matMul(v).reshape(group, (long) h.heads() * h.headDim());
     }
 
     /** Hands each observing sequence its own rows of the group's probabilities, without the padding. */
-    private static void observe(ForwardPass pass, int layerIndex, NDArray probs, LayerCache[] layers, int width) {
+    private static void observe(ForwardPass pass, int layerIndex, NDArray probs, int first, LayerCache[] layers,
+            int width) {
         NDList rows = null;
         for (int s = 0; s < layers.length; s++) {
-            if (!pass.input(s).cache().policy().observesAttention()) {
+            if (!pass.input(first + s).cache().policy().observesAttention()) {
                 continue;
             }
             if (rows == null) {
@@ -177,7 +217,7 @@ public final class CachedAttention {
                 mine = mine.split(new long[] {slots}, 3).get(0);
             }
             Shape shape = mine.getShape();
-            pass.observe(s, layerIndex, mine.reshape(shape.get(1), shape.get(2), 1, slots));
+            pass.observe(first + s, layerIndex, mine.reshape(shape.get(1), shape.get(2), 1, slots));
         }
     }
 
