@@ -111,6 +111,10 @@ public final class LayerCache {
     /** Stops the buffers' growth at {@code limit} slots (a longer append still gets its room). */
     void limitSlots(int limit) {
         slotLimit = limit;
+        if (quantizedKeys != null) {
+            quantizedKeys.limitSlots(limit);
+            quantizedValues.limitSlots(limit);
+        }
     }
 
     /** Forgets staged slots: the buffer past the stored slots is free space again. */
@@ -181,26 +185,19 @@ public final class LayerCache {
     }
 
     /**
-     * The first {@code width} slots of the key and value buffer, (2, kvHeads, width, headDim), for
-     * attending over several caches at once: slots from {@link #slots()} on hold no key of this cache
-     * (stale rows, or zeros past the allocation) and must be masked, see {@link #fillAttentionBias}.
-     * Unquantized layers only.
+     * The first {@code width} slots of the key and value buffer, (2, kvHeads, width, headDim): a view,
+     * for attending over several caches at once. Slots from {@link #slots()} on hold no key of this
+     * cache (stale rows or zeros) and must be masked, see {@link #fillAttentionBias}. Unquantized
+     * layers only.
      *
-     * @param width at least {@link #slots()}
+     * @param width at least {@link #slots()}, at most the buffer's {@link #slotCapacity()}
      */
     public NDArray paddedKeyValues(int width) {
-        if (quantizedKeys != null || width < slots()) {
-            throw new IllegalArgumentException("width " + width + " for " + slots() + " slots"
-                    + (quantizedKeys != null ? " of a quantized layer" : ""));
+        if (quantizedKeys != null || width < slots() || width > capacity) {
+            throw new IllegalArgumentException("width " + width + " for " + slots() + " slots in a buffer of "
+                    + capacity + (quantizedKeys != null ? " quantized" : ""));
         }
-        if (width == capacity) {
-            return keyValueBuffer;
-        }
-        if (width < capacity) {
-            return SlotRanges.view(keyValueBuffer, 0, width);
-        }
-        NDArray zeros = manager.zeros(new Shape(2, spec.kvHeads(), width - capacity, spec.headDim()), spec.dtype());
-        return keyValueBuffer.concat(zeros, 2);
+        return width == capacity ? keyValueBuffer : SlotRanges.view(keyValueBuffer, 0, width);
     }
 
     /**

@@ -29,6 +29,7 @@ final class QuantizedSlots {
     private NDArray zeros;
     private NDArray window; // (kvHeads, windowCapacity, headDim), cache dtype
     private int capacity;
+    private int slotLimit = Integer.MAX_VALUE; // the most slots its request can fill
     private int windowCapacity;
     private int quantized;
 
@@ -36,6 +37,11 @@ final class QuantizedSlots {
         this.spec = spec;
         this.q = q;
         this.manager = manager;
+    }
+
+    /** Stops the codes' growth at {@code limit} slots (a longer store still gets its room). */
+    void limitSlots(int limit) {
+        slotLimit = limit;
     }
 
     /** Makes room for {@code slots} quantized slots, keeping those stored. */
@@ -176,7 +182,7 @@ final class QuantizedSlots {
     private void store(int from, NDArray x) {
         int needed = from + (int) x.getShape().get(1);
         if (needed > capacity) {
-            reserve(Math.max(needed, 2 * capacity));
+            reserve(Math.max(needed, Math.min(slotLimit, 2 * capacity)));
         }
         GroupQuantizer.Codes c = GroupQuantizer.quantize(x, q);
         SlotRanges.write(codes, from, c.codes());

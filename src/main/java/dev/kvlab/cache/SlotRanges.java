@@ -26,7 +26,7 @@ final class SlotRanges {
         Shape shape = buffer.getShape();
         int axis = slotAxis(shape);
         long[] min = new long[shape.dimension()];
-        long[] max = shape.getShape();
+        long[] max = shape.getShape().clone(); // Shape hands out its own array
         long[] step = new long[shape.dimension()];
         Arrays.fill(step, 1);
         min[axis] = from;

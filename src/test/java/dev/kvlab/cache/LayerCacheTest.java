@@ -1,6 +1,7 @@
 package dev.kvlab.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
@@ -58,6 +59,26 @@ class LayerCacheTest {
     }
 
     @Test
+    void aLimitedQuantizedLayerStopsGrowingItsCodesAtTheLimitToo() {
+        KvSpec spec = new KvSpec(1, 2, 16, DataType.FLOAT32);
+        Quantization int8 = new Quantization(8, 8, 4);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LayerCache limited = new LayerCache(spec, manager, 0, int8);
+            LayerCache free = new LayerCache(spec, manager, 0, int8);
+            limited.limitSlots(100);
+            for (int t = 0; t < 100; t++) {
+                NDArray k = manager.full(new Shape(2, 1, 16), t);
+                limited.append(k, k, t);
+                free.append(k, k, t);
+            }
+            assertThat(limited.keys().toFloatArray()).containsExactly(free.keys().toFloatArray());
+            assertThat(limited.allocatedBytes()).isLessThan(free.allocatedBytes());
+            limited.close();
+            free.close();
+        }
+    }
+
+    @Test
     void compactionKeepsTheCapacityAndMovesMetadataWithTheKeys() {
         try (NDManager manager = NDManager.newBaseManager()) {
             LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
@@ -100,14 +121,16 @@ class LayerCacheTest {
             assertThat(together.keys().toFloatArray()).containsExactly(apart.keys().toFloatArray());
             assertThat(together.values().toFloatArray()).containsExactly(apart.values().toFloatArray());
 
-            NDArray padded = together.paddedKeyValues(70); // past the 64-slot allocation: zeros
-            assertThat(padded.getShape()).isEqualTo(new Shape(2, SPEC.kvHeads(), 70, SPEC.headDim()));
+            NDArray padded = together.paddedKeyValues(64); // the whole 64-slot allocation: zeros past slot 39
+            assertThat(padded.getShape()).isEqualTo(new Shape(2, SPEC.kvHeads(), 64, SPEC.headDim()));
             float[] flat = padded.toFloatArray();
-            int perHead = 70 * SPEC.headDim();
+            int perHead = 64 * SPEC.headDim();
             assertThat(flat[39 * SPEC.headDim()]).isEqualTo(39f); // keys, head 0, slot 39
             assertThat(flat[2 * perHead + 39 * SPEC.headDim()]).isEqualTo(-39f); // values, head 0, slot 39
-            assertThat(Arrays.copyOfRange(flat, 64 * SPEC.headDim(), perHead)).containsOnly(0f);
+            assertThat(Arrays.copyOfRange(flat, 40 * SPEC.headDim(), perHead)).containsOnly(0f);
             assertThat(together.paddedKeyValues(40).getShape().get(2)).isEqualTo(40);
+            assertThatThrownBy(() -> together.paddedKeyValues(65)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("buffer of 64");
             apart.close();
             together.close();
         }
