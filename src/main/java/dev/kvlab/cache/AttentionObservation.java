@@ -10,7 +10,9 @@ import ai.djl.ndarray.index.NDIndex;
  * computed on the device on first use and copied to Java once.
  */
 public final class AttentionObservation {
-    private final NDArray probs;
+    private NDArray probs; // a group member's is made only if a summary needs it alone
+    private final GroupObservation group; // null unless this is a member of a decode group
+    private final int member;
     private final int kvHeads;
     private final int tokens;
     private final int stored;
@@ -21,9 +23,41 @@ public final class AttentionObservation {
     /** @param probs (kvHeads, group, tokens, stored); valid only during the step that made it */
     public AttentionObservation(NDArray probs) {
         this.probs = probs;
+        this.group = null;
+        this.member = -1;
         this.kvHeads = (int) probs.getShape().get(0);
         this.tokens = (int) probs.getShape().get(2);
         this.stored = (int) probs.getShape().get(3);
+    }
+
+    /** A decode group member's one new token over its first {@code stored} slots ({@link GroupObservation}). */
+    AttentionObservation(GroupObservation group, int member, int kvHeads, int stored) {
+        this.group = group;
+        this.member = member;
+        this.kvHeads = kvHeads;
+        this.tokens = 1;
+        this.stored = stored;
+    }
+
+    /**
+     * The observations of a decode group's members, made together: {@code probs} is (members, kvHeads,
+     * group, width) with one new token each, {@code slots[m]} the slots of member m; null entries for
+     * members whose policies do not observe.
+     */
+    public static AttentionObservation[] ofGroup(NDArray probs, int[] slots, boolean[] observing) {
+        GroupObservation shared = new GroupObservation(probs);
+        AttentionObservation[] members = new AttentionObservation[slots.length];
+        for (int m = 0; m < slots.length; m++) {
+            members[m] = observing[m] ? shared.member(m, slots[m]) : null;
+        }
+        return members;
+    }
+
+    private NDArray probs() {
+        if (probs == null) {
+            probs = group.memberProbs(member, stored);
+        }
+        return probs;
     }
 
     public int tokens() {
@@ -36,7 +70,9 @@ public final class AttentionObservation {
 
     /** The newest query's attention per KV head (group mean), (kvHeads)(stored): what TOVA ranks by. */
     public float[][] lastRow() {
-        if (lastRow == null) {
+        if (lastRow == null && group != null) {
+            lastRow = group.means(member, stored);
+        } else if (lastRow == null) {
             NDArray row = probs.get(new NDIndex(":, :, -1, :")).mean(new int[] {1});
             lastRow = split(row.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
         }
@@ -48,7 +84,9 @@ public final class AttentionObservation {
      * (kvHeads)(stored): what H2O accumulates step by step.
      */
     public float[][] columnSums() {
-        if (columnSums == null) {
+        if (columnSums == null && group != null) { // one new token: its row is the sum
+            columnSums = group.means(member, stored);
+        } else if (columnSums == null) {
             NDArray sums = probs.mean(new int[] {1}).sum(new int[] {1});
             columnSums = split(sums.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
         }
@@ -64,6 +102,9 @@ public final class AttentionObservation {
         if (rows < 1 || rows > tokens) {
             throw new IllegalArgumentException("rows must be in [1, " + tokens + "], got " + rows);
         }
+        if (group != null) { // one new token
+            return maxOverGroup ? group.maxes(member, stored) : group.means(member, stored);
+        }
         NDArray window = rows == tokens ? probs : probs.get(new NDIndex(":, :, {}:, :", tokens - rows));
         NDArray perHead = window.sum(new int[] {2}); // (kvHeads, group, stored)
         NDArray sums = maxOverGroup ? perHead.max(new int[] {1}) : perHead.mean(new int[] {1});
@@ -76,7 +117,9 @@ public final class AttentionObservation {
      */
     public float[] rowEntropy() {
         if (rowEntropy == null) {
-            double[] h = probs.size() <= HOST_ENTROPY_LIMIT ? hostEntropy() : deviceEntropy();
+            double[] h = group != null && group.memberSize(stored) <= HOST_ENTROPY_LIMIT
+                    ? new double[] {group.entropy(member, stored)}
+                    : probs().size() <= HOST_ENTROPY_LIMIT ? hostEntropy() : deviceEntropy();
             rowEntropy = new float[tokens];
             for (int t = 0; t < tokens; t++) {
                 int visible = stored - tokens + t + 1; // causal: the t-th new query sees this many keys
@@ -94,7 +137,7 @@ public final class AttentionObservation {
 
     /** Per new token, {@code −Σ a log a} averaged over all query heads, on the host. */
     double[] hostEntropy() {
-        float[] p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        float[] p = probs().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
         int rows = p.length / stored; // (kvHeads · group · tokens) rows, token index fastest after stored
         double[] h = new double[tokens];
         for (int row = 0; row < rows; row++) {
@@ -115,7 +158,7 @@ public final class AttentionObservation {
     }
 
     double[] deviceEntropy() {
-        NDArray p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+        NDArray p = probs().toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
         NDArray plogp = p.mul(p.clip(1e-30f, 1f).log()).neg();
         // (tokens); one axis per mean, as DJL's PyTorch engine allows; groups are equal, so this is the mean over all heads
         float[] f = plogp.sum(new int[] {3}).mean(new int[] {1}).mean(new int[] {0}).toFloatArray();

@@ -196,29 +196,12 @@ public final class CachedAttention {
                     .toType(scores.getDataType(), false));
         }
         NDArray probs = scores.softmax(-1);
-        observe(pass, layerIndex, probs, first, layers, width);
-        return probs.matMul(v).reshape(group, (long) h.heads() * h.headDim());
-    }
-
-    /** Hands each observing sequence its own rows of the group's probabilities, without the padding. */
-    private static void observe(ForwardPass pass, int layerIndex, NDArray probs, int first, LayerCache[] layers,
-            int width) {
-        NDList rows = null;
-        for (int s = 0; s < layers.length; s++) {
-            if (!pass.input(first + s).cache().policy().observesAttention()) {
-                continue;
-            }
-            if (rows == null) {
-                rows = layers.length == 1 ? new NDList(probs) : probs.split(layers.length, 0);
-            }
-            NDArray mine = rows.get(s); // (1, kvHeads, g, width)
-            int slots = layers[s].slots();
-            if (slots < width) {
-                mine = mine.split(new long[] {slots}, 3).get(0);
-            }
-            Shape shape = mine.getShape();
-            pass.observe(first + s, layerIndex, mine.reshape(shape.get(1), shape.get(2), 1, slots));
+        int[] slots = new int[group];
+        for (int m = 0; m < group; m++) {
+            slots[m] = layers[m].slots();
         }
+        pass.observeGroup(first, layerIndex, probs, slots);
+        return probs.matMul(v).reshape(group, (long) h.heads() * h.headDim());
     }
 
     private static NDArray forwardOne(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, int sequence,

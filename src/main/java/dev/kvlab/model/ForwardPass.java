@@ -77,6 +77,33 @@ public final class ForwardPass {
         }
     }
 
+    /**
+     * A decode group's probabilities, (members, kvHeads, group, width), for the observing ones among
+     * sequences {@code first, first + 1, …}: their summaries are made for all of them at once
+     * ({@link AttentionObservation#ofGroup}).
+     *
+     * @param slots each member's slots, the first of the width
+     */
+    void observeGroup(int first, int layer, NDArray probs, int[] slots) {
+        boolean[] observing = new boolean[slots.length];
+        boolean any = false;
+        for (int m = 0; m < slots.length; m++) {
+            observing[m] = inputs.get(first + m).cache().policy().observesAttention();
+            any |= observing[m];
+        }
+        if (!any) {
+            return;
+        }
+        NDScope.unregister(probs); // outlives the layer's scope ({@link AbstractDecoder#inLayerScope})
+        observed.add(probs);
+        AttentionObservation[] members = AttentionObservation.ofGroup(probs, slots, observing);
+        for (int m = 0; m < slots.length; m++) {
+            if (observing[m]) {
+                observations[first + m][layer] = members[m];
+            }
+        }
+    }
+
     /** Hands the observed probabilities to the caller's scope, which frees them with the step. */
     void registerObserved() {
         observed.forEach(NDScope::register);

@@ -48,4 +48,42 @@ class AttentionObservationTest {
             }
         }
     }
+
+    @Test
+    void aGroupMemberSeesWhatItsOwnProbabilitiesShowAlone() {
+        int members = 3;
+        int kvHeads = 2;
+        int group = 3;
+        int width = 7;
+        int[] slots = {7, 5, 2};
+        Random random = new Random(9);
+        float[] p = new float[members * kvHeads * group * width];
+        for (int m = 0; m < members; m++) {
+            for (int row = 0; row < kvHeads * group; row++) {
+                double total = 0;
+                double[] weights = new double[slots[m]];
+                for (int i = 0; i < slots[m]; i++) {
+                    weights[i] = Math.exp(2 * random.nextGaussian());
+                    total += weights[i];
+                }
+                for (int i = 0; i < slots[m]; i++) { // past its slots a member's padding has probability 0
+                    p[(m * kvHeads * group + row) * width + i] = (float) (weights[i] / total);
+                }
+            }
+        }
+        try (NDManager manager = NDManager.newBaseManager()) {
+            NDArray probs = manager.create(p, new Shape(members, kvHeads, group, width));
+            AttentionObservation[] together = AttentionObservation.ofGroup(probs, slots, new boolean[] {true, true, true});
+            for (int m = 0; m < members; m++) {
+                NDArray own = probs.get(m).get(":, :, :{}", slots[m]).reshape(kvHeads, group, 1, slots[m]);
+                AttentionObservation alone = new AttentionObservation(own);
+                assertThat(together[m].columnSums()).as("member %d", m).isDeepEqualTo(alone.columnSums());
+                assertThat(together[m].lastRow()).isDeepEqualTo(alone.lastRow());
+                assertThat(together[m].lastRowsSums(1, true)).isDeepEqualTo(alone.lastRowsSums(1, true));
+                assertThat(together[m].lastRowsSums(1, false)).isDeepEqualTo(alone.lastRowsSums(1, false));
+                assertThat(together[m].rowEntropy()).containsExactly(alone.rowEntropy());
+                assertThat(together[m].stored()).isEqualTo(slots[m]);
+            }
+        }
+    }
 }

@@ -1,0 +1,97 @@
+package dev.kvlab.cache;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+
+/**
+ * The attention probabilities of a batch's decode group in one layer, (members, kvHeads, group,
+ * width): one new token per member, whose first slots are its own and the rest padding (probability
+ * 0). A summary any member's policy asks for is computed for every member at once and copied to Java
+ * in one piece, so a step of B observing sequences makes one reduction and one copy per layer, not B.
+ * The arithmetic is {@link AttentionObservation}'s for one sequence, so a sequence's policy sees the
+ * same figures in a group as alone.
+ */
+final class GroupObservation {
+    private final NDArray probs;
+    private final int kvHeads;
+    private final int group;
+    private final int width;
+    private float[] means; // (members, kvHeads, width): the mean over each KV head's query heads
+    private float[] maxes; // the same with the largest instead of the mean
+    private float[] all; // the probabilities, for entropies summed on the host
+
+    /** @param probs (members, kvHeads, group, width); valid only during the step that made it */
+    GroupObservation(NDArray probs) {
+        this.probs = probs;
+        this.kvHeads = (int) probs.getShape().get(1);
+        this.group = (int) probs.getShape().get(2);
+        this.width = (int) probs.getShape().get(3);
+    }
+
+    /** One member's observation over its first {@code slots} slots. */
+    AttentionObservation member(int member, int slots) {
+        return new AttentionObservation(this, member, kvHeads, slots);
+    }
+
+    /** How many probabilities a member's own are (what {@link AttentionObservation} sums on the host up to a limit). */
+    long memberSize(int slots) {
+        return (long) kvHeads * group * slots;
+    }
+
+    /** A member's probabilities alone, (kvHeads, group, 1, slots): a view, for summaries made one by one. */
+    NDArray memberProbs(int member, int slots) {
+        NDArray mine = probs.get(member);
+        if (slots < width) {
+            mine = mine.get(":, :, :{}", slots);
+        }
+        return mine.reshape(kvHeads, group, 1, slots);
+    }
+
+    /** Per KV head, the mean over its query heads of a member's attention to each of its slots. */
+    float[][] means(int member, int slots) {
+        if (means == null) {
+            means = probs.mean(new int[] {2}).toType(DataType.FLOAT32, false).toFloatArray();
+        }
+        return rows(means, member, slots);
+    }
+
+    /** Per KV head, the largest over its query heads of a member's attention to each of its slots. */
+    float[][] maxes(int member, int slots) {
+        if (maxes == null) {
+            maxes = probs.max(new int[] {2}).toType(DataType.FLOAT32, false).toFloatArray();
+        }
+        return rows(maxes, member, slots);
+    }
+
+    /**
+     * {@code −Σ a log a} of a member's attention row over its slots, averaged over all its query heads,
+     * summed on the host as {@link AttentionObservation#hostEntropy} does.
+     */
+    double entropy(int member, int slots) {
+        if (all == null) {
+            all = probs.toType(DataType.FLOAT32, false).toFloatArray();
+        }
+        int heads = kvHeads * group;
+        double h = 0;
+        for (int row = 0; row < heads; row++) {
+            double sum = 0;
+            for (int i = (member * heads + row) * width, end = i + slots; i < end; i++) {
+                float a = all[i];
+                if (a > 0f) {
+                    sum -= a * Math.log(a);
+                }
+            }
+            h += sum;
+        }
+        return h / heads;
+    }
+
+    private float[][] rows(float[] flat, int member, int slots) {
+        float[][] out = new float[kvHeads][];
+        for (int h = 0; h < kvHeads; h++) {
+            int from = (member * kvHeads + h) * width;
+            out[h] = java.util.Arrays.copyOfRange(flat, from, from + slots);
+        }
+        return out;
+    }
+}
