@@ -52,6 +52,11 @@ final class Architectures {
         return DECODERS.get(config.architecture()).create(config, tensors, manager, dtype);
     }
 
+    /** The Hugging Face class {@code config.json} names: {@code Qwen2ForCausalLM} for a Qwen2 checkpoint. */
+    static String huggingFaceName(ConfigJson json) {
+        return name(json).architecture();
+    }
+
     /** The {@code architectures} names kvlab runs, in table order. */
     static List<String> supported() {
         return NAMES.stream().map(Name::architecture).toList();

@@ -15,9 +15,11 @@ import java.util.Objects;
  * @param tokenizerOmitsBos whether {@code tokenizer_config.json} turns the bos off, as Qwen2's does
  *     ({@code "bos_token": null}) or any with {@code "add_bos_token": false}: Hugging Face's tokenizer
  *     then starts no prompt with it, although {@code config.json} names a bos id
+ * @param architectureName the Hugging Face class {@code config.json} names, e.g. {@code
+ *     MistralForCausalLM} for a checkpoint that runs as {@link Architecture#LLAMA}
  */
 public record ModelFolder(Path dir, ModelConfig config, int[] eosTokenIds, Integer bosTokenId,
-        boolean tokenizerOmitsBos) {
+        boolean tokenizerOmitsBos, String architectureName) {
 
     public static final String TOKENIZER_FILE = "tokenizer.json";
     public static final String GENERATION_CONFIG_FILE = "generation_config.json";
@@ -58,7 +60,7 @@ public record ModelFolder(Path dir, ModelConfig config, int[] eosTokenIds, Integ
                 ? ConfigJson.read(tokenizerConfigFile) : null;
         boolean omitsBos = tokenizerConfig != null
                 && (!tokenizerConfig.bool("add_bos_token", true) || tokenizerConfig.isExplicitNull("bos_token"));
-        return new ModelFolder(dir, modelConfig, eos, bos, omitsBos);
+        return new ModelFolder(dir, modelConfig, eos, bos, omitsBos, Architectures.huggingFaceName(config));
     }
 
     /**
@@ -101,17 +103,20 @@ public record ModelFolder(Path dir, ModelConfig config, int[] eosTokenIds, Integ
     public boolean equals(Object o) {
         return o instanceof ModelFolder other && dir.equals(other.dir) && config.equals(other.config)
                 && Arrays.equals(eosTokenIds, other.eosTokenIds) && Objects.equals(bosTokenId, other.bosTokenId)
-                && tokenizerOmitsBos == other.tokenizerOmitsBos;
+                && tokenizerOmitsBos == other.tokenizerOmitsBos
+                && Objects.equals(architectureName, other.architectureName);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(dir, config, Arrays.hashCode(eosTokenIds), bosTokenId, tokenizerOmitsBos);
+        return Objects.hash(dir, config, Arrays.hashCode(eosTokenIds), bosTokenId, tokenizerOmitsBos,
+                architectureName);
     }
 
     @Override
     public String toString() {
         return "ModelFolder[dir=" + dir + ", config=" + config + ", eosTokenIds=" + Arrays.toString(eosTokenIds)
-                + ", bosTokenId=" + bosTokenId + ", tokenizerOmitsBos=" + tokenizerOmitsBos + "]";
+                + ", bosTokenId=" + bosTokenId + ", tokenizerOmitsBos=" + tokenizerOmitsBos + ", architectureName="
+                + architectureName + "]";
     }
 }

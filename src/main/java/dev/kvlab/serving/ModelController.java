@@ -12,7 +12,7 @@ public class ModelController {
     private final ModelInfo info;
 
     ModelController(ModelFolder folder, TransformerModel model) {
-        this.info = ModelInfo.of(folder.dir(), model);
+        this.info = ModelInfo.of(folder, model);
     }
 
     @GetMapping("/model")

@@ -3,6 +3,7 @@ package dev.kvlab.serving;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.kvlab.metrics.DeviceMemoryProbe;
 import dev.kvlab.model.ModelConfig;
+import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.TransformerModel;
 import java.nio.file.Path;
 
@@ -35,9 +36,9 @@ public record ModelInfo(
         return name == null ? "kvlab" : name.toString();
     }
 
-    static ModelInfo of(Path dir, TransformerModel m) {
+    static ModelInfo of(ModelFolder folder, TransformerModel m) {
         ModelConfig c = m.config();
-        return new ModelInfo(name(dir), c.architecture().huggingFaceName(),
+        return new ModelInfo(name(folder.dir()), folder.architectureName(),
                 m.parameterCount(), m.dtype().toString(), DeviceMemoryProbe.deviceName(m.device()), c.numLayers(),
                 c.numHeads(), c.numKvHeads(), c.headDim(), c.vocabSize(), c.maxPositions(), m.kvSpec().bytesPerToken());
     }

@@ -72,6 +72,7 @@ class ModelFolderTest {
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": null, \"eos_token\": \"<|im_end|>\"}");
         ModelFolder qwen = ModelFolder.open(dir);
         assertNull(qwen.promptBosTokenId(), "Qwen2's tokenizer adds no bos");
+        assertEquals("Qwen2ForCausalLM", qwen.architectureName());
         assertEquals(151643, qwen.bosTokenId());
 
         write(ConfigFixtures.tinyLlama());
