@@ -21,7 +21,7 @@ public record CacheMap(long seenTokens, List<List<Head>> layers) {
         for (int l = 0; l < cache.layerCount(); l++) {
             LayerCache layer = cache.layer(l);
             List<Head> heads = new ArrayList<>();
-            for (int h = 0; h < layer.kvHeads(); h++) {
+            for (int h = 0; h < layer.spec().kvHeads(); h++) {
                 heads.add(new Head(layer.positions(h), layer.counts(h)));
             }
             layers.add(List.copyOf(heads));

@@ -117,6 +117,11 @@ public final class LayerCache {
         }
     }
 
+    /** Grows the buffers to hold {@code slots} slots now, as staging up to that many would. */
+    public void reserve(int slots) {
+        ensureCapacity(slots);
+    }
+
     /** Forgets staged slots: the buffer past the stored slots is free space again. */
     public void discardStaged() {
         staged = 0;
@@ -362,10 +367,6 @@ public final class LayerCache {
     /** The shape of the model's cache this layer belongs to. */
     public KvSpec spec() {
         return spec;
-    }
-
-    public int kvHeads() {
-        return spec.kvHeads();
     }
 
     /** Slots allocated per head for the metadata; the device buffers hold the same number. */

@@ -55,7 +55,9 @@ public final class CachedAttention {
 
     /**
      * Cuts the leading single-token sequences that {@linkplain #joinsGroup join groups} (a batch puts
-     * them first, longest first) into runs whose caches {@linkplain #stackable stack} together.
+     * them first, longest first) into runs whose caches {@linkplain #stackable stack} together. Their
+     * buffers grow for the new token first, as staging it would, so that the runs are cut by the
+     * buffers the step attends over.
      *
      * @param rope null for models with learned positions (GPT-2)
      */
@@ -64,7 +66,10 @@ public final class CachedAttention {
         while (candidates < pass.size() && pass.input(candidates).tokens().length == 1
                 && joinsGroup(pass.input(candidates).cache())
                 && (rope == null || pass.input(candidates).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
-            candidates++;
+            KvCache cache = pass.input(candidates++).cache();
+            for (int l = 0; l < cache.layerCount(); l++) {
+                cache.layer(l).reserve(cache.layer(l).slots() + 1);
+            }
         }
         List<Integer> groups = new ArrayList<>();
         for (int start = 0, end; start < candidates; start = end) {
@@ -100,7 +105,7 @@ public final class CachedAttention {
     /**
      * Whether single-token sequences {@code [from, to)} can attend as one group: in every layer, the
      * widest of their caches with the new token is at most twice each one's length and within each
-     * one's buffer. A member's share of the stacked keys and values is then at most two layers of its
+     * one's buffer (grown for the new token, see {@link #plan}). A member's share of the stacked keys and values is then at most two layers of its
      * own length, what {@link dev.kvlab.cache.MemoryBudget#passBytes} allows its decode step, and no
      * buffer is padded by a copy.
      */
@@ -114,7 +119,7 @@ public final class CachedAttention {
             for (int s = from; s < to; s++) {
                 LayerCache layer = pass.input(s).cache().layer(l);
                 int length = layer.slots() + 1;
-                if (width > 2 * length || width > Math.max(layer.slotCapacity(), length)) {
+                if (width > 2 * length || width > layer.slotCapacity()) {
                     return false;
                 }
             }

@@ -200,7 +200,7 @@ class GeneratorTest {
                 feed(cache, new int[] {ids.get(i)});
             }
             for (int l = 0; l < map.layers().size(); l++) {
-                for (int h = 0; h < cache.layer(l).kvHeads(); h++) {
+                for (int h = 0; h < cache.layer(l).spec().kvHeads(); h++) {
                     org.junit.jupiter.api.Assertions.assertArrayEquals(cache.layer(l).positions(h),
                             map.layers().get(l).get(h).positions(), "layer " + l + " head " + h);
                     assertEquals(8, map.layers().get(l).get(h).positions().length);

@@ -197,7 +197,7 @@ public abstract class BoundedPolicy implements CachePolicy {
 
     /** A plan that drops, on every head h, the window's slots of lowest {@code priority(h)}. */
     static CompactionPlan droppingLowest(LayerCache cache, Window window, IntFunction<SlotPriority> priority) {
-        int[][] drops = new int[cache.kvHeads()][];
+        int[][] drops = new int[cache.spec().kvHeads()][];
         for (int h = 0; h < drops.length; h++) {
             drops[h] = lowest(priority.apply(h), window);
         }

@@ -77,14 +77,14 @@ public final class EntropyMergePolicy extends BoundedPolicy {
         }
         float[] entropy = attention.rowEntropy(); // one value per new token, the last slots of every head
         int first = cache.stored() - entropy.length;
-        for (int h = 0; h < cache.kvHeads(); h++) {
+        for (int h = 0; h < cache.spec().kvHeads(); h++) {
             cache.setMeanScores(h, first, entropy);
         }
     }
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
-        int heads = cache.kvHeads();
+        int heads = cache.spec().kvHeads();
         float[][] go = new float[heads][];
         int[][] likely = new int[heads][];
         for (int h = 0; h < heads; h++) {

@@ -41,7 +41,7 @@ public final class H2oPolicy extends BoundedPolicy {
     /** Adds the attention the new tokens paid to every slot's accumulated score, per KV head. */
     static void accumulate(LayerCache cache, AttentionObservation attention) {
         float[][] received = attention.columnSums();
-        for (int h = 0; h < cache.kvHeads(); h++) {
+        for (int h = 0; h < cache.spec().kvHeads(); h++) {
             cache.addScores(h, received[h]);
         }
     }

@@ -65,7 +65,7 @@ public final class KnormPolicy extends BoundedPolicy {
     private static float[][] keyNorms(LayerCache cache) {
         int stored = cache.stored();
         float[] flat = cache.keys(0, stored).toType(DataType.FLOAT32, false).norm(new int[] {-1}).toFloatArray();
-        float[][] out = new float[cache.kvHeads()][];
+        float[][] out = new float[cache.spec().kvHeads()][];
         for (int h = 0; h < out.length; h++) {
             out[h] = Arrays.copyOfRange(flat, h * stored, (h + 1) * stored);
         }

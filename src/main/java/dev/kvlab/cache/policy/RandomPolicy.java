@@ -47,7 +47,7 @@ public final class RandomPolicy extends BoundedPolicy {
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
-        int[][] drops = new int[cache.kvHeads()][];
+        int[][] drops = new int[cache.spec().kvHeads()][];
         for (int h = 0; h < drops.length; h++) {
             drops[h] = sample(window);
         }

@@ -112,7 +112,7 @@ public class SnapKvPolicy extends BoundedPolicy {
             return;
         }
         float[][] votes = attention.lastRowsSums(Math.min(window, attention.tokens()), maxOverHeads);
-        for (int h = 0; h < cache.kvHeads(); h++) {
+        for (int h = 0; h < cache.spec().kvHeads(); h++) {
             cache.setScores(h, 0, pool(votes[h]));
         }
     }

@@ -45,7 +45,7 @@ public final class StreamingPolicy extends BoundedPolicy {
         for (int i = 0; i < oldest.length; i++) {
             oldest[i] = window.from() + i;
         }
-        int[][] drops = new int[cache.kvHeads()][];
+        int[][] drops = new int[cache.spec().kvHeads()][];
         Arrays.fill(drops, oldest);
         return dropping(window, drops);
     }

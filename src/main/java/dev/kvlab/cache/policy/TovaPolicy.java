@@ -43,7 +43,7 @@ public final class TovaPolicy extends BoundedPolicy {
                 mean[s] += row[s] / perHead.length;
             }
         }
-        int[][] drops = new int[cache.kvHeads()][];
+        int[][] drops = new int[cache.spec().kvHeads()][];
         Arrays.fill(drops, lowest(mean, window));
         return dropping(window, drops);
     }

@@ -35,7 +35,7 @@ final class KeepOldestPolicy extends BoundedPolicy {
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
         int[] newest = IntStream.range(window.to() - window.removals(), window.to()).toArray();
-        int[][] drops = new int[cache.kvHeads()][];
+        int[][] drops = new int[cache.spec().kvHeads()][];
         Arrays.fill(drops, newest);
         return dropping(window, drops);
     }

@@ -193,7 +193,7 @@ class PolicyMatrixTest {
                 if (policy.hasFixedBudget()) {
                     assertThat(layer.stored()).isBetween((int) Math.min(seen, budget), (int) Math.min(seen, budget + waiting));
                 }
-                for (int h = 0; h < layer.kvHeads(); h++) {
+                for (int h = 0; h < layer.spec().kvHeads(); h++) {
                     int[] positions = layer.positions(h);
                     assertThat(positions).hasSize(layer.stored()).isSorted().doesNotHaveDuplicates();
                     int keptSinks = (int) Math.min(policy.sinks(), seen);
