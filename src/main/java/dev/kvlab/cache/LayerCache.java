@@ -46,12 +46,12 @@ public final class LayerCache {
 
     /**
      * @param capacityHint slots to allocate at the first append (a bounded policy passes budget +
-     *     prefill chunk so its buffer never grows); 0 to start from the first chunk's size (16 at least)
+     *     prefill chunk so its buffer never grows); 0 for a buffer that grows, from the first chunk's size
      */
     LayerCache(KvSpec spec, NDManager manager, int capacityHint, Quantization quantization) {
         this.spec = spec;
         this.manager = manager;
-        this.capacityHint = Math.max(capacityHint, 16);
+        this.capacityHint = capacityHint;
         this.quantization = quantization;
         this.quantizedKeys = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
         this.quantizedValues = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
@@ -117,9 +117,9 @@ public final class LayerCache {
         }
     }
 
-    /** Grows the buffers to hold {@code slots} slots now, as staging up to that many would. */
+    /** Grows the buffers to hold {@code slots} slots now, at most to its fixed size or its request's slots. */
     public void reserve(int slots) {
-        ensureCapacity(slots);
+        ensureCapacity(Math.min(slots, capacityHint > 0 ? capacityHint : slotLimit));
     }
 
     /** Forgets staged slots: the buffer past the stored slots is free space again. */
@@ -137,7 +137,8 @@ public final class LayerCache {
         if (needed <= capacity) {
             return;
         }
-        int newCapacity = Math.max(needed, Math.min(slotLimit, capacity == 0 ? capacityHint : capacity * 2));
+        int next = capacity == 0 ? Math.max(capacityHint, 16) : capacity * 2;
+        int newCapacity = Math.max(needed, Math.min(slotLimit, next));
         if (quantizedKeys != null) { // the quantized stores grow as slots leave their windows
             capacity = newCapacity;
             slots.reserve(newCapacity);

@@ -56,8 +56,9 @@ public final class CachedAttention {
     /**
      * Cuts the leading single-token sequences that {@linkplain #joinsGroup join groups} (a batch puts
      * them first, longest first) into runs whose caches {@linkplain #stackable stack} together. Their
-     * buffers grow for the new token first, as staging it would, so that the runs are cut by the
-     * buffers the step attends over.
+     * buffers grow first: each for its new token, as staging it would, and to the longest candidate's
+     * length where that is at most twice its own (within its fixed size or the slots its request can
+     * fill), so that a buffer about to grow anyway does not keep its cache out of the group.
      *
      * @param rope null for models with learned positions (GPT-2)
      */
@@ -66,9 +67,17 @@ public final class CachedAttention {
         while (candidates < pass.size() && pass.input(candidates).tokens().length == 1
                 && joinsGroup(pass.input(candidates).cache())
                 && (rope == null || pass.input(candidates).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
-            KvCache cache = pass.input(candidates++).cache();
-            for (int l = 0; l < cache.layerCount(); l++) {
-                cache.layer(l).reserve(cache.layer(l).slots() + 1);
+            candidates++;
+        }
+        for (int l = 0; candidates > 1 && l < pass.input(0).cache().layerCount(); l++) {
+            int widest = 0;
+            for (int s = 0; s < candidates; s++) {
+                widest = Math.max(widest, pass.input(s).cache().layer(l).slots() + 1);
+            }
+            for (int s = 0; s < candidates; s++) {
+                LayerCache layer = pass.input(s).cache().layer(l);
+                int length = layer.slots() + 1;
+                layer.reserve(widest <= 2 * length ? widest : length);
             }
         }
         List<Integer> groups = new ArrayList<>();

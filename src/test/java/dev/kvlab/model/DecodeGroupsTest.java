@@ -68,4 +68,28 @@ class DecodeGroupsTest {
             caches.forEach(KvCache::close);
         }
     }
+
+    @Test
+    void aBufferTooShortForTheGroupGrowsToJoinIt() {
+        TinyModel tiny = TinyModels.llama().writeTo(dir.resolve("tiny-grow"));
+        List<KvCache> caches = new ArrayList<>();
+        try (TransformerModel model = ModelLoader.load(tiny.dir(), new ModelLoader.Options("cpu", null));
+                NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            List<SequenceInput> inputs = new ArrayList<>();
+            for (int length : new int[] {20, 15}) { // buffers of 20 and 16 slots: the second is not full
+                KvCache cache = model.newCache(new FullPolicy(), 64);
+                cache.limitSlots(length + 30);
+                caches.add(cache);
+                model.forward(IntStream.range(0, length).map(i -> (i * 3 + 1) % 50).toArray(), cache, false);
+                inputs.add(new SequenceInput(cache, new int[] {7}, false));
+            }
+            ForwardPass planned = new ForwardPass(inputs, model.config().numLayers());
+            // 21 slots wide: the 16-slot buffer grows for the group, within its request's 45 slots
+            assertThat(CachedAttention.plan(planned, null).groups()).containsExactly(2);
+            assertThat(caches.get(1).layer(0).slotCapacity()).isBetween(21, 45);
+        } finally {
+            caches.forEach(KvCache::close);
+        }
+    }
 }
