@@ -1,7 +1,6 @@
 package dev.kvlab.generation;
 
 import ai.djl.ndarray.NDScope;
-import dev.kvlab.cache.RopeMode;
 import dev.kvlab.model.ContextOverflowException;
 import dev.kvlab.model.CachedAttention;
 import dev.kvlab.model.DeviceDraws;
@@ -84,8 +83,8 @@ final class Batch {
                 decoding.add(s);
             }
         }
-        decoding.sort(Comparator.<Sequence, Boolean>comparing(s -> s.cache().policy().ropeMode() != RopeMode.ORIGINAL
-                || !CachedAttention.joinsGroup(s.cache())).thenComparing(s -> -s.cache().storedTokens()));
+        decoding.sort(Comparator.<Sequence, Boolean>comparing(s -> !CachedAttention.joinsGroup(s.cache()))
+                .thenComparing(s -> -s.cache().storedTokens()));
         for (Sequence s : decoding) {
             if (fits(s, 1)) {
                 members.add(s);
@@ -119,40 +118,9 @@ final class Batch {
             pass.planDraws(drawPlans(members, inputs));
             for (int i = 0; i < members.size(); i++) {
                 Sequence s = members.get(i);
-                int index = i;
                 try {
                     pass.commit(i);
-                    s.advance(inputs.get(i).tokens().length, new StepLogits() {
-                        @Override
-                        public float[] last() {
-                            return pass.lastLogits(index);
-                        }
-
-                        @Override
-                        public float[] row(int r) {
-                            return pass.logitRow(index, r);
-                        }
-
-                        @Override
-                        public ForwardPass.Argmax argmax() {
-                            return pass.lastArgmax(index);
-                        }
-
-                        @Override
-                        public ForwardPass.Top top(int k) {
-                            return pass.lastTop(index, k);
-                        }
-
-                        @Override
-                        public float[] probabilities(double temperature) {
-                            return pass.lastProbabilities(index, temperature);
-                        }
-
-                        @Override
-                        public DeviceDraws.Drawn drawn() {
-                            return pass.drawn(index);
-                        }
-                    });
+                    s.advance(inputs.get(i).tokens().length, new PassLogits(pass, i));
                 } catch (RuntimeException | Error e) {
                     remove(s, e);
                 }

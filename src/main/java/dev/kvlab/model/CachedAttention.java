@@ -45,12 +45,14 @@ public final class CachedAttention {
     public record Plan(int[] groups, NDArray[] rotations, Rope.Table[] tables) {}
 
     /**
-     * Whether a decoding sequence may attend in a group: its cache is unquantized and shorter than
-     * a read block ({@link ReadBlocks#READ_BLOCK}), so the copy stacking makes of it stays small. A
-     * longer or quantized cache attends alone, over views or blocks of itself.
+     * Whether a decoding sequence may attend in a group: its keys keep their original positions (one
+     * rotation per row), and its cache is unquantized and shorter than a read block
+     * ({@link ReadBlocks#READ_BLOCK}), so the copy stacking makes of it stays small. A longer or
+     * quantized cache attends alone, over views or blocks of itself, as does {@code rope=cache-index}.
      */
     public static boolean joinsGroup(KvCache cache) {
-        return !cache.policy().quantization().enabled() && cache.storedTokens() < ReadBlocks.READ_BLOCK;
+        return cache.policy().ropeMode() == RopeMode.ORIGINAL && !cache.policy().quantization().enabled()
+                && cache.storedTokens() < ReadBlocks.READ_BLOCK;
     }
 
     /**
@@ -65,25 +67,25 @@ public final class CachedAttention {
     public static Plan plan(ForwardPass pass, Rope rope) {
         int candidates = 0;
         while (candidates < pass.size() && pass.input(candidates).tokens().length == 1
-                && joinsGroup(pass.input(candidates).cache())
-                && (rope == null || pass.input(candidates).cache().policy().ropeMode() == RopeMode.ORIGINAL)) {
+                && joinsGroup(pass.input(candidates).cache())) {
             candidates++;
         }
-        for (int l = 0; candidates > 1 && l < pass.input(0).cache().layerCount(); l++) {
-            int widest = 0;
+        int layers = pass.input(0).cache().layerCount();
+        int[][] lengths = new int[layers][candidates]; // each candidate's slots with its new token, per layer
+        for (int l = 0; l < layers; l++) {
             for (int s = 0; s < candidates; s++) {
-                widest = Math.max(widest, pass.input(s).cache().layer(l).slots() + 1);
+                lengths[l][s] = pass.input(s).cache().layer(l).slots() + 1;
             }
+            int widest = Arrays.stream(lengths[l]).max().orElse(0);
             for (int s = 0; s < candidates; s++) {
-                LayerCache layer = pass.input(s).cache().layer(l);
-                int length = layer.slots() + 1;
-                layer.reserve(widest <= 2 * length ? widest : length);
+                int length = lengths[l][s];
+                pass.input(s).cache().layer(l).reserve(widest <= 2 * length ? widest : length);
             }
         }
         List<Integer> groups = new ArrayList<>();
         for (int start = 0, end; start < candidates; start = end) {
             end = start + 1;
-            while (end < candidates && stackable(pass, start, end + 1)) {
+            while (end < candidates && stackable(pass, lengths, start, end + 1)) {
                 end++;
             }
             groups.add(end - start);
@@ -114,21 +116,18 @@ public final class CachedAttention {
     /**
      * Whether single-token sequences {@code [from, to)} can attend as one group: in every layer, the
      * widest of their caches with the new token is at most twice each one's length and within each
-     * one's buffer (grown for the new token, see {@link #plan}). A member's share of the stacked keys and values is then at most two layers of its
-     * own length, what {@link dev.kvlab.cache.MemoryBudget#passBytes} allows its decode step, and no
-     * buffer is padded by a copy.
+     * one's buffer (grown for the new token, see {@link #plan}). A member's share of the stacked keys
+     * and values is then at most two layers of its own length, what
+     * {@link dev.kvlab.cache.MemoryBudget#passBytes} allows its decode step, and no buffer is padded
+     * by a copy.
+     *
+     * @param lengths per layer and sequence, its slots with the new token
      */
-    static boolean stackable(ForwardPass pass, int from, int to) {
-        int layers = pass.input(from).cache().layerCount();
-        for (int l = 0; l < layers; l++) {
-            int width = 0;
+    static boolean stackable(ForwardPass pass, int[][] lengths, int from, int to) {
+        for (int l = 0; l < lengths.length; l++) {
+            int width = Arrays.stream(lengths[l], from, to).max().orElse(0);
             for (int s = from; s < to; s++) {
-                width = Math.max(width, pass.input(s).cache().layer(l).slots() + 1);
-            }
-            for (int s = from; s < to; s++) {
-                LayerCache layer = pass.input(s).cache().layer(l);
-                int length = layer.slots() + 1;
-                if (width > 2 * length || width > layer.slotCapacity()) {
+                if (width > 2 * lengths[l][s] || width > pass.input(s).cache().layer(l).slotCapacity()) {
                     return false;
                 }
             }
@@ -168,9 +167,10 @@ public final class CachedAttention {
 
     /**
      * The grouped single-token sequences: (group, heads + 2·kvHeads, d) in, (group, heads·d) out. Each
-     * sequence stages its new key and value in its own cache; then the caches' key-value buffers, cut or
-     * padded to the longest, are stacked so that scores, softmax and the weighted sum run once for the whole group,
-     * with an additive bias that masks each sequence's padding (and adds {@code log n} for merged slots).
+     * sequence stages its new key and value in its own cache; then views of the caches' key-value
+     * buffers, as wide as the longest, are stacked so that scores, softmax and the weighted sum run once
+     * for the whole group, with an additive bias that masks the slots past each sequence's own (and adds
+     * {@code log n} for merged slots).
      * Per sequence this costs one write and one view per layer, however long its cache.
      */
     private static NDArray decodeGroup(NDArray qkv, Attention.Heads h, int layerIndex, ForwardPass pass, int first,
