@@ -68,15 +68,15 @@ public final class LayerCache {
      * @param keys (kvHeads, tokens, headDim), in the cache dtype
      */
     public void stage(NDArray keys, NDArray values) {
+        if (quantizedKeys == null) {
+            stageKeyValues(keys.stack(values, 0));
+            return;
+        }
         int tokens = (int) keys.getShape().get(1);
         staged = 0;
         ensureCapacity(stored() + tokens);
-        if (quantizedKeys != null) {
-            quantizedKeys.write(stored(), keys);
-            quantizedValues.write(stored(), values);
-        } else {
-            SlotRanges.write(keyValueBuffer, stored(), keys.stack(values, 0).toType(spec.dtype(), false));
-        }
+        quantizedKeys.write(stored(), keys);
+        quantizedValues.write(stored(), values);
         staged = tokens;
     }
 

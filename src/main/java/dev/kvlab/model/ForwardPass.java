@@ -71,8 +71,7 @@ public final class ForwardPass {
     /** The layer loop hands over each sequence's attention probabilities, (kvHeads, group, tokens, stored). */
     void observe(int sequence, int layer, NDArray probs) {
         if (inputs.get(sequence).cache().policy().observesAttention()) {
-            NDScope.unregister(probs); // outlives the layer's scope ({@link AbstractDecoder#inLayerScope})
-            observed.add(probs);
+            keepForStep(probs);
             observations[sequence][layer] = new AttentionObservation(probs);
         }
     }
@@ -94,14 +93,19 @@ public final class ForwardPass {
         if (!any) {
             return;
         }
-        NDScope.unregister(probs); // outlives the layer's scope ({@link AbstractDecoder#inLayerScope})
-        observed.add(probs);
+        keepForStep(probs);
         AttentionObservation[] members = AttentionObservation.ofGroup(probs, slots, observing);
         for (int m = 0; m < slots.length; m++) {
             if (observing[m]) {
                 observations[first + m][layer] = members[m];
             }
         }
+    }
+
+    /** Takes observed probabilities out of the layer's scope ({@link AbstractDecoder#inLayerScope}) for the step. */
+    private void keepForStep(NDArray probs) {
+        NDScope.unregister(probs);
+        observed.add(probs);
     }
 
     /** Hands the observed probabilities to the caller's scope, which frees them with the step. */
