@@ -115,7 +115,9 @@ final class Batch {
                 remove(culprit(members), e);
                 return new Step(members.size(), tokens, System.nanoTime() - start);
             }
-            pass.planDraws(drawPlans(members, inputs));
+            if (pass.drawsOnDevice()) { // elsewhere each sampler takes its random number when it draws
+                pass.planDraws(drawPlans(members, inputs));
+            }
             for (int i = 0; i < members.size(); i++) {
                 Sequence s = members.get(i);
                 try {

@@ -220,7 +220,12 @@ public final class ForwardPass {
      * sorts the vocabulary).
      */
     public void planDraws(DeviceDraws.Plan[] plans) {
-        planDraws(plans, logits.getDevice().isGpu());
+        planDraws(plans, drawsOnDevice());
+    }
+
+    /** Whether {@link #planDraws} draws on the device (the logits are on a GPU): only then are plans worth making. */
+    public boolean drawsOnDevice() {
+        return logits.getDevice().isGpu();
     }
 
     /** {@link #planDraws(DeviceDraws.Plan[])}, drawing on the device where {@code onDevice}, on a CPU too. */
