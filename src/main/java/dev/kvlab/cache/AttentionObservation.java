@@ -93,6 +93,15 @@ public final class AttentionObservation {
         return columnSums;
     }
 
+    /** {@link #columnSums()} left on the device, f32 (kvHeads, stored, 1): what {@link SlotScores} adds there. */
+    NDArray columnSumsOnDevice() {
+        if (group != null) {
+            return group.meansOnDevice(member, stored);
+        }
+        return probs.mean(new int[] {1}).sum(new int[] {1}).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)
+                .reshape(kvHeads, stored, 1);
+    }
+
     /**
      * Attention each slot received from the last {@code rows} new queries, summed over those queries
      * and averaged over the group (or its largest over the group's query heads when

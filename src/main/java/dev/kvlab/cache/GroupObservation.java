@@ -16,7 +16,9 @@ final class GroupObservation {
     private final int kvHeads;
     private final int group;
     private final int width;
-    private float[] means; // (members, kvHeads, width): the mean over each KV head's query heads
+    private NDArray meanArray; // (members, kvHeads, width) f32, on the device
+    private NDArray deviceMeans; // the same shaped (members, kvHeads, width, 1)
+    private float[] means; // the same on the host
     private float[] maxes; // the same with the largest instead of the mean
     private float[] all; // the probabilities, for entropies summed on the host
 
@@ -50,9 +52,29 @@ final class GroupObservation {
     /** Per KV head, the mean over its query heads of a member's attention to each of its slots. */
     float[][] means(int member, int slots) {
         if (means == null) {
-            means = probs.mean(new int[] {2}).toType(DataType.FLOAT32, false).toFloatArray();
+            means = meanArray().toFloatArray();
         }
         return rows(means, member, slots);
+    }
+
+    /** {@link #means} left on the device: a view, f32 (kvHeads, slots, 1), as {@link SlotScores} adds it. */
+    NDArray meansOnDevice(int member, int slots) {
+        NDArray mine = deviceMeans().get(member);
+        return slots < width ? SlotRanges.view(mine, 0, slots) : mine;
+    }
+
+    private NDArray deviceMeans() {
+        if (deviceMeans == null) {
+            deviceMeans = meanArray().expandDims(3);
+        }
+        return deviceMeans;
+    }
+
+    private NDArray meanArray() {
+        if (meanArray == null) {
+            meanArray = probs.mean(new int[] {2}).toType(DataType.FLOAT32, false);
+        }
+        return meanArray;
     }
 
     /** Per KV head, the largest over its query heads of a member's attention to each of its slots. */

@@ -1,5 +1,6 @@
 package dev.kvlab.cache;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -32,6 +33,15 @@ public final class KvCache implements AutoCloseable {
      * @param prefillChunk the largest number of tokens appended at once, to size bounded buffers
      */
     public KvCache(KvSpec spec, CachePolicy policy, NDManager manager, int prefillChunk) {
+        this(spec, policy, manager, prefillChunk, scoresOnDevice(policy, manager.getDevice()));
+    }
+
+    /**
+     * @param scoresOnDevice whether the layers add received attention on the device between
+     *     compactions ({@link SlotScores}); {@link #scoresOnDevice(CachePolicy, Device)} decides it
+     *     for the manager's device
+     */
+    public KvCache(KvSpec spec, CachePolicy policy, NDManager manager, int prefillChunk, boolean scoresOnDevice) {
         this.spec = spec;
         this.policy = policy;
         this.manager = manager;
@@ -39,9 +49,19 @@ public final class KvCache implements AutoCloseable {
         List<LayerCache> list = new ArrayList<>(spec.layers());
         for (int i = 0; i < spec.layers(); i++) {
             int hint = MemoryBudget.fixedSlots(policy, prefillChunk, i, spec.layers());
-            list.add(new LayerCache(spec, manager, hint, policy.quantization()));
+            list.add(new LayerCache(spec, manager, hint, policy.quantization(), scoresOnDevice));
         }
         this.layers = Collections.unmodifiableList(list);
+    }
+
+    /**
+     * Whether a cache on {@code device} keeps the policy's summed scores there between compactions: on
+     * a GPU, for a policy that adds received attention every step and compacts less often
+     * ({@link CachePolicy#keepsScoresOnDevice()}). On a CPU the host's copy of the attention is a
+     * memory copy, and the additions in Java cost less than the native calls that replace them.
+     */
+    public static boolean scoresOnDevice(CachePolicy policy, Device device) {
+        return device.isGpu() && policy.keepsScoresOnDevice();
     }
 
     /**

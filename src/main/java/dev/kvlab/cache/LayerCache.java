@@ -9,15 +9,12 @@ import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * One layer's keys and values, shaped (kvHeads, stored, headDim), plus per head and slot the
- * original position, the merge count {@code n} and two policy channels: {@code scores}, summed when
- * slots merge (accumulated attention), and {@code meanScores}, averaged weighted by {@code n} when
- * they merge (a per-token property such as attention entropy). The tensors live in device buffers
- * and the metadata in a {@link SlotTable} of host arrays, both with one capacity that doubles when
- * full: appending a token writes only its own slots (amortized O(1)), and a compaction rewrites
+ * original position, the merge count {@code n} and two policy channels ({@link SlotScores}). The
+ * tensors live in device buffers and the metadata in a {@link SlotTable} of host arrays, both with
+ * one capacity that doubles when full: appending a token writes only its own slots (amortized O(1)), and a compaction rewrites
  * them in place. Policies decide in Java on the metadata; only the final gather or merge touches
  * the device. Merge counts and their bias are kept by {@link SlotMerges}.
  *
@@ -43,12 +40,14 @@ public final class LayerCache {
 
     private final SlotTable slots;
     private final SlotMerges merges;
+    private final SlotScores scores;
 
     /**
      * @param capacityHint slots to allocate at the first append (a bounded policy passes budget +
      *     prefill chunk so its buffer never grows); 0 for a buffer that grows, from the first chunk's size
+     * @param scoresOnDevice whether received attention adds up on the device ({@link SlotScores})
      */
-    LayerCache(KvSpec spec, NDManager manager, int capacityHint, Quantization quantization) {
+    LayerCache(KvSpec spec, NDManager manager, int capacityHint, Quantization quantization, boolean scoresOnDevice) {
         this.spec = spec;
         this.manager = manager;
         this.capacityHint = capacityHint;
@@ -57,6 +56,7 @@ public final class LayerCache {
         this.quantizedValues = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
         this.slots = new SlotTable(spec.kvHeads());
         this.merges = new SlotMerges(slots);
+        this.scores = new SlotScores(slots, manager, scoresOnDevice);
     }
 
     /**
@@ -151,7 +151,7 @@ public final class LayerCache {
         if (stored() > 0) {
             SlotRanges.write(grown, 0, SlotRanges.view(keyValueBuffer, 0, stored()));
         }
-        close();
+        closeBuffers();
         keyValueBuffer = grown;
         keyBuffer = newKeys;
         valueBuffer = newValues;
@@ -271,6 +271,7 @@ public final class LayerCache {
         } else {
             SlotRanges.write(keyValueBuffer, 0, newKeys.reshape(shape).stack(newValues.reshape(shape), 0));
         }
+        scores.compact(plan);
         merges.compact(plan);
     }
 
@@ -300,9 +301,11 @@ public final class LayerCache {
                 : spec.layerBytes(quantizedKeys.quantized(), stored() - quantizedKeys.quantized(), quantization);
     }
 
+    /** Device bytes the layer holds: its key and value buffers (or quantized stores) and any device scores. */
     public long allocatedBytes() {
-        return quantizedKeys != null ? quantizedKeys.allocatedBytes() + quantizedValues.allocatedBytes()
+        long kv = quantizedKeys != null ? quantizedKeys.allocatedBytes() + quantizedValues.allocatedBytes()
                 : spec.layerBytes(capacity);
+        return kv + scores.allocatedBytes();
     }
 
     /** Views of the tensors holding the stored slots (with quantization: codes, scales, zeros, windows); sizes sum to {@link #bytes()}. */
@@ -325,44 +328,9 @@ public final class LayerCache {
         return Arrays.copyOf(slots.counts(head), stored());
     }
 
-    /** The policy's per-slot score of {@code head} (a copy, (stored)); moved by compaction, summed on merge. */
-    public float[] scores(int head) {
-        return Arrays.copyOf(slots.scores(head), stored());
-    }
-
-    /** The score of slot {@code slot} of {@code head}, read in place: what a policy ranks slots by each step. */
-    public float score(int head, int slot) {
-        return slots.scores(head)[slot];
-    }
-
-    /** Adds {@code amounts[s]} to the score of each slot {@code s < amounts.length} of {@code head}. */
-    public void addScores(int head, float[] amounts) {
-        Objects.checkFromIndexSize(0, amounts.length, stored());
-        float[] scores = slots.scores(head);
-        for (int s = 0; s < amounts.length; s++) {
-            scores[s] += amounts[s];
-        }
-    }
-
-    /** Sets the scores of slots {@code from, from + 1, …} of {@code head} to {@code values}. */
-    public void setScores(int head, int from, float[] values) {
-        Objects.checkFromIndexSize(from, values.length, stored());
-        System.arraycopy(values, 0, slots.scores(head), from, values.length);
-    }
-
-    /**
-     * A second per-slot policy value of {@code head} (0 for new slots): a copy, (stored). It moves with
-     * compaction and becomes the count-weighted mean on merge, e.g. the attention entropy each token
-     * had as the query; change it with {@link #setMeanScores}.
-     */
-    public float[] meanScores(int head) {
-        return Arrays.copyOf(slots.means(head), stored());
-    }
-
-    /** Sets the mean scores of slots {@code from, from + 1, …} of {@code head} to {@code values}. */
-    public void setMeanScores(int head, int from, float[] values) {
-        Objects.checkFromIndexSize(from, values.length, stored());
-        System.arraycopy(values, 0, slots.means(head), from, values.length);
+    /** The policy's per-slot scores, which compaction moves and merging combines. */
+    public SlotScores scores() {
+        return scores;
     }
 
     /** The shape of the model's cache this layer belongs to. */
@@ -385,6 +353,11 @@ public final class LayerCache {
 
     /** Frees the device buffers; the cache is unusable afterwards. */
     void close() {
+        scores.close();
+        closeBuffers();
+    }
+
+    private void closeBuffers() {
         if (quantizedKeys != null) {
             quantizedKeys.close();
             quantizedValues.close();

@@ -68,12 +68,17 @@ public final class MemoryBudget {
     private final long weightsBytes;
     private final int prefillChunk;
     private final Activations activations;
+    private final boolean gpu;
 
     /**
      * @param weightsBytes the model's weights in the compute dtype
      * @param prefillChunk the most tokens one forward pass feeds ({@code kvlab.prefill.chunk})
      */
     public MemoryBudget(KvSpec spec, long weightsBytes, int prefillChunk, Activations activations) {
+        this(spec, weightsBytes, prefillChunk, activations, false);
+    }
+
+    private MemoryBudget(KvSpec spec, long weightsBytes, int prefillChunk, Activations activations, boolean gpu) {
         if (prefillChunk < 1) {
             throw new IllegalArgumentException("prefill chunk must be >= 1, got " + prefillChunk);
         }
@@ -81,11 +86,20 @@ public final class MemoryBudget {
         this.weightsBytes = weightsBytes;
         this.prefillChunk = prefillChunk;
         this.activations = activations;
+        this.gpu = gpu;
     }
 
     /** The same budget with another activation allowance (e.g. one measured on this machine). */
     public MemoryBudget withActivations(Activations measured) {
-        return new MemoryBudget(spec, weightsBytes, prefillChunk, measured);
+        return new MemoryBudget(spec, weightsBytes, prefillChunk, measured, gpu);
+    }
+
+    /**
+     * The same budget for caches on a GPU, where a policy's summed scores may stay on the device
+     * ({@link KvCache#scoresOnDevice}): their f32 per head and slot count with the cache.
+     */
+    public MemoryBudget onGpu() {
+        return new MemoryBudget(spec, weightsBytes, prefillChunk, activations, true);
     }
 
     public KvSpec spec() {
@@ -135,11 +149,16 @@ public final class MemoryBudget {
         return most;
     }
 
-    /** The bytes of every layer's {@link #kvSlots(CachePolicy, long, int)}: layers may hold budgets of their own. */
+    /**
+     * The bytes of every layer's {@link #kvSlots(CachePolicy, long, int)} (layers may hold budgets of
+     * their own), with the f32 scores a GPU keeps beside them for the policy.
+     */
     public long kvBytes(CachePolicy policy, long tokens) {
+        long scoreBytes = gpu && policy.keepsScoresOnDevice() ? (long) spec.kvHeads() * Float.BYTES : 0;
         long bytes = 0;
         for (int l = 0; l < spec.layers(); l++) {
-            bytes += spec.layerBytes(kvSlots(policy, tokens, l), policy.quantization());
+            long slots = kvSlots(policy, tokens, l);
+            bytes += spec.layerBytes(slots, policy.quantization()) + slots * scoreBytes;
         }
         return bytes;
     }

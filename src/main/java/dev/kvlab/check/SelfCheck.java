@@ -37,7 +37,7 @@ import tools.jackson.databind.json.JsonMapper;
  * model load, compute the CPU's logits, decode at a measurable speed under three policies, report
  * its memory, and survive running out of memory? Made for a machine nobody has run kvlab on (a GPU
  * host reached through a bundle): its last line of standard output is one JSON report
- * {@code {"ok", "device", "checks": {"device", "logits", "speed", "memory", "oom"}}}, each check with
+ * {@code {"ok", "device", "checks": {"device", "logits", "speed", "scores", "memory", "oom"}}}, each check with
  * {@code ok} and its figures, and it exits 1 when a check fails.
  *
  * <pre>
@@ -97,6 +97,7 @@ public final class SelfCheck {
             Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 64);
             checks.put("logits", logitsCheck(options, folder, tokenizer, generator));
             checks.put("speed", speedCheck(generator));
+            checks.put("scores", ScoresCheck.run(model, prompt(generator)));
             checks.put("oom", device.isGpu() ? gpuOutOfMemory(generator, probe) : cpuOutOfMemory(generator, probe,
                     options.kvLimitBytes()));
             DeviceMemoryProbe.Snapshot after = probe.snapshot();
@@ -209,11 +210,7 @@ public final class SelfCheck {
 
     /** Prefill and decode tokens/s of a 256-token prompt and 32 new tokens, for full and two bounded policies. */
     static Map<String, Object> speedCheck(Generator generator) {
-        int[] base = generator.promptTokens(TEXT);
-        int[] prompt = new int[Math.min(256, generator.model().config().maxPositions() - 64)];
-        for (int i = 0; i < prompt.length; i++) {
-            prompt[i] = base[i % base.length];
-        }
+        int[] prompt = prompt(generator);
         Map<String, Object> c = new LinkedHashMap<>();
         boolean ok = true;
         for (Map<String, Object> kv : List.of(Map.<String, Object>of("policy", "full"),
@@ -230,6 +227,16 @@ public final class SelfCheck {
         c.put("ok", ok);
         c.put("prompt_tokens", prompt.length);
         return c;
+    }
+
+    /** The text repeated to 256 tokens, or to what the model's positions leave for 64 new tokens. */
+    private static int[] prompt(Generator generator) {
+        int[] base = generator.promptTokens(TEXT);
+        int[] prompt = new int[Math.min(256, generator.model().config().maxPositions() - 64)];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = base[i % base.length];
+        }
+        return prompt;
     }
 
     /**

@@ -36,8 +36,9 @@ public interface TransformerModel extends AutoCloseable {
     default MemoryBudget memoryBudget(int prefillChunk) {
         ModelConfig c = config();
         int dtypeBytes = dtype().getNumOfBytes();
-        return new MemoryBudget(kvSpec(), parameterCount() * dtypeBytes, prefillChunk,
+        MemoryBudget budget = new MemoryBudget(kvSpec(), parameterCount() * dtypeBytes, prefillChunk,
                 MemoryBudget.Activations.fromShapes(c.hiddenSize(), c.numHeads(), c.vocabSize(), dtypeBytes));
+        return device().isGpu() ? budget.onGpu() : budget;
     }
 
     /**

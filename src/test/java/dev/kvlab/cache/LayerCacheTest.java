@@ -22,7 +22,7 @@ class LayerCacheTest {
     void metadataGrowsTogetherWithTheKeyValueBuffers() {
         int tokens = 1000;
         try (NDManager manager = NDManager.newBaseManager()) {
-            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
+            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE, false);
             int growths = 0;
             for (int t = 0; t < tokens; t++) {
                 long allocated = layer.allocatedBytes();
@@ -45,7 +45,7 @@ class LayerCacheTest {
     @Test
     void aLimitedLayerStopsGrowingAtTheSlotsItsRequestCanFill() {
         try (NDManager manager = NDManager.newBaseManager()) {
-            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
+            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE, false);
             layer.limitSlots(40);
             for (int t = 0; t < 40; t++) {
                 layer.append(token(manager, t), token(manager, -t), t);
@@ -63,8 +63,8 @@ class LayerCacheTest {
         KvSpec spec = new KvSpec(1, 2, 16, DataType.FLOAT32);
         Quantization int8 = new Quantization(8, 8, 4);
         try (NDManager manager = NDManager.newBaseManager()) {
-            LayerCache limited = new LayerCache(spec, manager, 0, int8);
-            LayerCache free = new LayerCache(spec, manager, 0, int8);
+            LayerCache limited = new LayerCache(spec, manager, 0, int8, false);
+            LayerCache free = new LayerCache(spec, manager, 0, int8, false);
             limited.limitSlots(100);
             for (int t = 0; t < 100; t++) {
                 NDArray k = manager.full(new Shape(2, 1, 16), t);
@@ -81,11 +81,11 @@ class LayerCacheTest {
     @Test
     void compactionKeepsTheCapacityAndMovesMetadataWithTheKeys() {
         try (NDManager manager = NDManager.newBaseManager()) {
-            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE);
+            LayerCache layer = new LayerCache(SPEC, manager, 0, Quantization.NONE, false);
             for (int t = 0; t < 5; t++) {
                 layer.append(token(manager, t), token(manager, t), t);
             }
-            layer.addScores(0, new float[] {1, 2, 3, 4, 5});
+            layer.scores().add(0, new float[] {1, 2, 3, 4, 5});
             int capacity = layer.slotCapacity();
 
             // head 0: slot 3 folds into 1, slot 4 is dropped; head 1: slots 0 and 4 fold into 2
@@ -97,7 +97,7 @@ class LayerCacheTest {
             assertThat(layer.positions(1)).containsExactly(1, 2, 3);
             assertThat(layer.counts(0)).containsExactly(1, 2, 1);
             assertThat(layer.counts(1)).containsExactly(1, 3, 1);
-            assertThat(layer.scores(0)).containsExactly(1, 6, 3);
+            assertThat(layer.scores().scores(0)).containsExactly(1, 6, 3);
             assertThat(layer.hasMergedSlots()).isTrue();
             float[] keys = layer.keys().toFloatArray(); // (kvHeads, 3, headDim)
             assertThat(keys[4]).isCloseTo(2f, within(1e-6f)); // head 0, slot 1: mean of 1 and 3
@@ -111,8 +111,8 @@ class LayerCacheTest {
     @Test
     void oneKeyValueWriteStoresWhatSeparateWritesStoreAcrossGrowths() {
         try (NDManager manager = NDManager.newBaseManager()) {
-            LayerCache apart = new LayerCache(SPEC, manager, 0, Quantization.NONE);
-            LayerCache together = new LayerCache(SPEC, manager, 0, Quantization.NONE);
+            LayerCache apart = new LayerCache(SPEC, manager, 0, Quantization.NONE, false);
+            LayerCache together = new LayerCache(SPEC, manager, 0, Quantization.NONE, false);
             for (int t = 0; t < 40; t++) { // through the growths at 16 and 32 slots
                 apart.append(token(manager, t), token(manager, -t), t);
                 together.stageKeyValues(token(manager, t).stack(token(manager, -t), 0));

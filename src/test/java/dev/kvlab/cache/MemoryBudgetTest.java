@@ -156,4 +156,18 @@ class MemoryBudgetTest {
                 .isEqualTo(SHAPES.bytes(CHUNK, 150) + SPEC.layerBytes(150));
         assertThat(budget.maxTokens(int8, 1_000_000)).isGreaterThan(budget.maxTokens(policy(Map.of()), 1_000_000));
     }
+
+    @Test
+    void onAGpuScoresKeptOnTheDeviceCountWithTheCache() {
+        CachePolicy everyFour = policy(Map.of("policy", "h2o", "budget", 32, "compact_every", 4));
+        CachePolicy everyStep = policy(Map.of("policy", "h2o", "budget", 32));
+        MemoryBudget gpu = budget.onGpu();
+        long slots = budget.kvSlots(everyFour, 1000);
+        assertThat(gpu.kvBytes(everyFour, 1000) - budget.kvBytes(everyFour, 1000))
+                .as("f32 per KV head and slot in every layer")
+                .isEqualTo(SPEC.layers() * SPEC.kvHeads() * slots * Float.BYTES);
+        assertThat(gpu.kvBytes(everyStep, 1000)).as("read every step: the scores stay on the host")
+                .isEqualTo(budget.kvBytes(everyStep, 1000));
+        assertThat(gpu.withActivations(SHAPES).kvBytes(everyFour, 1000)).isEqualTo(gpu.kvBytes(everyFour, 1000));
+    }
 }

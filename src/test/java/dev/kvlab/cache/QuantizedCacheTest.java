@@ -71,7 +71,7 @@ class QuantizedCacheTest {
     void slotsKeptThroughManyEvictionsReadBackUnchanged() {
         KvSpec spec = new KvSpec(1, 2, 16, ai.djl.ndarray.types.DataType.FLOAT32);
         try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
-            LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(8, 8, 2));
+            LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(8, 8, 2), false);
             Random random = new Random(11);
             for (int t = 0; t < 40; t++) { // slots 0..31 leave the window at the 34th
                 layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), t);
@@ -96,7 +96,7 @@ class QuantizedCacheTest {
         KvSpec spec = new KvSpec(1, 2, 16, ai.djl.ndarray.types.DataType.FLOAT32);
         for (int bits : new int[] {8, 4}) {
             try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
-                LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(bits, 8, 4));
+                LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(bits, 8, 4), false);
                 Random random = new Random(bits);
                 for (int t = 0; t < 45; t++) { // codes for the oldest, the window for the newest
                     layer.append(randomToken(manager, spec, random), randomToken(manager, spec, random), t);
@@ -122,7 +122,7 @@ class QuantizedCacheTest {
     void int8OfAnF16CacheTakesUnderSixTenthsOfItsBytes() {
         KvSpec spec = new KvSpec(1, 2, 32, ai.djl.ndarray.types.DataType.FLOAT16);
         try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
-            LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(8, 32, 32));
+            LayerCache layer = new LayerCache(spec, manager, 0, new Quantization(8, 32, 32), false);
             Random random = new Random(3);
             for (int t = 0; t < 1000; t += 100) {
                 NDArray keys = manager.randomNormal(new ai.djl.ndarray.types.Shape(2, 100, 32))

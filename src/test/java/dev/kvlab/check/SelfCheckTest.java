@@ -25,13 +25,16 @@ class SelfCheckTest {
         assertThat(json.path("ok").asBoolean()).as(json.toString()).isTrue();
         assertThat(json.path("device").asString()).isEqualTo("cpu");
         JsonNode checks = json.path("checks");
-        assertThat(checks.propertyNames()).containsExactlyInAnyOrder("device", "logits", "speed", "oom", "memory");
+        assertThat(checks.propertyNames()).containsExactlyInAnyOrder("device", "logits", "speed", "scores", "oom",
+                "memory");
         checks.forEach(check -> assertThat(check.path("ok").asBoolean()).as(check.toString()).isTrue());
         assertThat(checks.path("logits").path("max_abs_diff").asDouble()).isLessThanOrEqualTo(SelfCheck.F32_TOLERANCE);
         assertThat(checks.path("logits").path("same_greedy_tokens").asBoolean()).isTrue();
         for (String policy : new String[] {"full", "h2o", "streaming"}) {
             assertThat(checks.path("speed").path(policy).path("decode_tokens_per_second").asDouble()).isPositive();
         }
+        assertThat(checks.path("scores").path("on_device_by_default").asBoolean()).as("on a CPU").isFalse();
+        assertThat(checks.path("scores").path("device_ms_per_step").asDouble()).isPositive();
         assertThat(checks.path("oom").path("kv_bytes_at_limit").asLong()).isGreaterThan(16 * 1024);
         assertThat(checks.path("oom").path("generation_after").asBoolean()).isTrue();
         assertThat(checks.path("memory").path("total_bytes").asLong()).isPositive();

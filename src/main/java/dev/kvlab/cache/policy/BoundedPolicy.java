@@ -105,6 +105,16 @@ public abstract class BoundedPolicy implements CachePolicy {
         return limits.quantization();
     }
 
+    @Override
+    public boolean keepsScoresOnDevice() {
+        return addsReceivedAttention() && limits.compactEvery() > 1;
+    }
+
+    /** Whether {@link #observe} adds the attention each slot receives to its summed score (H2O's accumulation). */
+    boolean addsReceivedAttention() {
+        return false;
+    }
+
     /** Whether {@code recent} is a parameter of this policy ({@code streaming} derives it from the budget). */
     boolean takesRecent() {
         return true;

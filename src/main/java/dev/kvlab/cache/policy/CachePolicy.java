@@ -65,6 +65,15 @@ public interface CachePolicy {
     boolean observesAttention();
 
     /**
+     * Whether the policy adds the attention each slot receives at every step but compacts less often
+     * than every step ({@code compact_every} above 1): its summed scores are read only at a compaction,
+     * so on a GPU they stay there in between ({@link dev.kvlab.cache.SlotScores}).
+     */
+    default boolean keepsScoresOnDevice() {
+        return false;
+    }
+
+    /**
      * @param attention the new tokens' attention over the layer's slots (new tokens included), or
      *     null when {@link #observesAttention()} is false
      * @param seenTokens tokens seen so far, the new ones included (for ratio budgets)

@@ -70,15 +70,20 @@ public final class EntropyMergePolicy extends BoundedPolicy {
     }
 
     @Override
+    boolean addsReceivedAttention() {
+        return priority == Priority.ATTENTION;
+    }
+
+    @Override
     void observe(LayerCache cache, AttentionObservation attention) {
         if (priority == Priority.ATTENTION) {
-            H2oPolicy.accumulate(cache, attention);
+            cache.scores().addReceived(attention);
             return;
         }
         float[] entropy = attention.rowEntropy(); // one value per new token, the last slots of every head
         int first = cache.stored() - entropy.length;
         for (int h = 0; h < cache.spec().kvHeads(); h++) {
-            cache.setMeanScores(h, first, entropy);
+            cache.scores().setMeans(h, first, entropy);
         }
     }
 
@@ -113,9 +118,9 @@ public final class EntropyMergePolicy extends BoundedPolicy {
     /** Per slot of one head, higher goes first. */
     private float[] goPriority(LayerCache cache, int head) {
         if (priority == Priority.ENTROPY) {
-            return cache.meanScores(head);
+            return cache.scores().means(head);
         }
-        float[] scores = cache.scores(head);
+        float[] scores = cache.scores().scores(head);
         float[] go = new float[scores.length];
         for (int s = 0; s < go.length; s++) {
             go[s] = -scores[s];

@@ -34,20 +34,17 @@ public final class H2oPolicy extends BoundedPolicy {
     }
 
     @Override
-    void observe(LayerCache cache, AttentionObservation attention) {
-        accumulate(cache, attention);
+    boolean addsReceivedAttention() {
+        return true;
     }
 
-    /** Adds the attention the new tokens paid to every slot's accumulated score, per KV head. */
-    static void accumulate(LayerCache cache, AttentionObservation attention) {
-        float[][] received = attention.columnSums();
-        for (int h = 0; h < cache.spec().kvHeads(); h++) {
-            cache.addScores(h, received[h]);
-        }
+    @Override
+    void observe(LayerCache cache, AttentionObservation attention) {
+        cache.scores().addReceived(attention);
     }
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window window) {
-        return droppingLowest(cache, window, h -> s -> cache.score(h, s));
+        return droppingLowest(cache, window, h -> s -> cache.scores().score(h, s));
     }
 }

@@ -91,6 +91,12 @@ public class SnapKvPolicy extends BoundedPolicy {
         return true;
     }
 
+    /** Decode steps add the attention received, as H2O does; a prefill sets the votes. */
+    @Override
+    boolean addsReceivedAttention() {
+        return true;
+    }
+
     /** The window is the protected recent slots: {@code recent} is not a parameter of its own. */
     @Override
     boolean takesRecent() {
@@ -108,12 +114,12 @@ public class SnapKvPolicy extends BoundedPolicy {
     @Override
     void observe(LayerCache cache, AttentionObservation attention) {
         if (attention.tokens() == 1) {
-            H2oPolicy.accumulate(cache, attention);
+            cache.scores().addReceived(attention);
             return;
         }
         float[][] votes = attention.lastRowsSums(Math.min(window, attention.tokens()), maxOverHeads);
         for (int h = 0; h < cache.spec().kvHeads(); h++) {
-            cache.setScores(h, 0, pool(votes[h]));
+            cache.scores().set(h, 0, pool(votes[h]));
         }
     }
 
@@ -135,6 +141,6 @@ public class SnapKvPolicy extends BoundedPolicy {
 
     @Override
     CompactionPlan plan(LayerCache cache, AttentionObservation attention, Window w) {
-        return droppingLowest(cache, w, h -> s -> cache.score(h, s));
+        return droppingLowest(cache, w, h -> s -> cache.scores().score(h, s));
     }
 }

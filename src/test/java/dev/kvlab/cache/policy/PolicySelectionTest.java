@@ -70,7 +70,7 @@ class PolicySelectionTest {
                 {.1f, .0f, .0f, .5f, .0f, .4f}}, random);
             assertThat(f.layer.positions(0)).containsExactly(0, 2, 3, 5, 6);
             assertThat(f.layer.positions(1)).containsExactly(0, 1, 3, 4, 6);
-            assertThat(f.layer.scores(0)).containsExactly(new float[] {.4f, .2f, .4f, .4f, .4f}, within(1e-6f));
+            assertThat(f.layer.scores().scores(0)).containsExactly(new float[] {.4f, .2f, .4f, .4f, .4f}, within(1e-6f));
         }
     }
 
@@ -203,7 +203,7 @@ class PolicySelectionTest {
             assertThat(f.values(0)[3]).containsExactly(mergedValue, within(1e-6f));
             assertThat(f.keys(0)[2]).containsExactly(KEYS[3], within(0f));
             float h2 = (float) (-(.1 * Math.log(.1) + .9 * Math.log(.45)) / Math.log(3));
-            assertThat(f.layer.meanScores(0)[3]).isCloseTo((h2 + 1 + 0) / 3, within(1e-5f));
+            assertThat(f.layer.scores().means(0)[3]).isCloseTo((h2 + 1 + 0) / 3, within(1e-5f));
 
             // one more token: the merged slot (n = 3) now goes into 7, weighted 3 : 1
             float[][][] newValue = values(random, 1);
