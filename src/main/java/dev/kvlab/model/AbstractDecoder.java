@@ -60,7 +60,7 @@ public abstract class AbstractDecoder implements TransformerModel {
             pass.discardRest();
             throw e;
         } finally {
-            pass.registerObserved();
+            pass.registerKept();
         }
         return pass;
     }

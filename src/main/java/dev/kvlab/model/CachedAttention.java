@@ -202,12 +202,7 @@ public final class CachedAttention {
         NDArray q = qAndK.get(0).mul(h.scale()).reshape(group, kvHeads, h.heads() / kvHeads, h.headDim());
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)); // (group, kvHeads, g, width)
         if (masked) {
-            float[] bias = new float[group * kvHeads * width];
-            for (int s = 0; s < group; s++) {
-                layers[s].fillAttentionBias(bias, s * kvHeads * width, width);
-            }
-            scores = scores.add(qkv.getManager().create(bias, new Shape(group, kvHeads, 1, width))
-                    .toType(scores.getDataType(), false));
+            scores = scores.add(pass.groupBias(first, layers, width, qkv.getManager(), scores.getDataType()));
         }
         NDArray probs = scores.softmax(-1);
         int[] slots = new int[group];

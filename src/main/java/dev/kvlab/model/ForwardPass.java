@@ -2,7 +2,10 @@ package dev.kvlab.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.AttentionObservation;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
@@ -35,7 +38,11 @@ public final class ForwardPass {
     private final Map<Double, float[]> lastProbabilities = new HashMap<>(2);
     private DeviceDraws.Plan[] plans;
     private DeviceDraws.Drawn[] drawn;
-    private final List<NDArray> observed = new ArrayList<>();
+    private final List<NDArray> keptForStep = new ArrayList<>();
+    private final Map<Integer, GroupBias> groupBiases = new HashMap<>(2);
+
+    /** A decode group's attention bias and the slots of its members it was made for. */
+    private record GroupBias(int[] slots, NDArray bias) {}
 
     ForwardPass(List<SequenceInput> inputs, int layers) {
         this.inputs = List.copyOf(inputs);
@@ -102,16 +109,50 @@ public final class ForwardPass {
         }
     }
 
-    /** Takes observed probabilities out of the layer's scope ({@link AbstractDecoder#inLayerScope}) for the step. */
-    private void keepForStep(NDArray probs) {
-        NDScope.unregister(probs);
-        observed.add(probs);
+    /**
+     * The additive bias of the decode group of {@code layers.length} sequences from {@code first} on over
+     * {@code width} slots, (group, kvHeads, 1, width) in {@code dtype}: each member's
+     * {@link LayerCache#fillAttentionBias}. A layer whose members hold as many slots as in the layer
+     * before, none of them merged, gets the same array, so a step uploads it once rather than once per
+     * layer (on a GPU each upload from the host waits for the copy).
+     */
+    NDArray groupBias(int first, LayerCache[] layers, int width, NDManager manager, DataType dtype) {
+        int[] slots = new int[layers.length];
+        boolean merged = false;
+        for (int s = 0; s < layers.length; s++) {
+            slots[s] = layers[s].slots();
+            merged |= layers[s].hasMergedSlots();
+        }
+        GroupBias known = groupBiases.get(first);
+        if (!merged && known != null && Arrays.equals(known.slots(), slots) && known.bias().getDataType() == dtype) {
+            return known.bias();
+        }
+        int kvHeads = layers[0].spec().kvHeads();
+        float[] flat = new float[layers.length * kvHeads * width];
+        for (int s = 0; s < layers.length; s++) {
+            layers[s].fillAttentionBias(flat, s * kvHeads * width, width);
+        }
+        NDArray bias = manager.create(flat, new Shape(layers.length, kvHeads, 1, width)).toType(dtype, false);
+        if (!merged) {
+            keepForStep(bias);
+            groupBiases.put(first, new GroupBias(slots, bias));
+        }
+        return bias;
     }
 
-    /** Hands the observed probabilities to the caller's scope, which frees them with the step. */
-    void registerObserved() {
-        observed.forEach(NDScope::register);
-        observed.clear();
+    /** Takes an array out of the layer's scope ({@link AbstractDecoder#inLayerScope}) for the step. */
+    private void keepForStep(NDArray array) {
+        NDScope.unregister(array);
+        keptForStep.add(array);
+    }
+
+    /**
+     * Hands the arrays kept for the step (observed probabilities, group biases) to the caller's scope,
+     * which frees them with the step.
+     */
+    void registerKept() {
+        keptForStep.forEach(NDScope::register);
+        keptForStep.clear();
     }
 
     void setLogits(NDArray logits) {

@@ -55,7 +55,7 @@ class BatchedGenerationTest {
         "seven: 7 7 7 7 7 7 7 7 7 7 7 7 7 7 7",
     };
 
-    /** Every policy, both RoPE modes, several budgets and compaction cadences. */
+    /** Every policy, both RoPE modes, several budgets (per layer for pyramidkv) and compaction cadences. */
     private static final List<Map<String, Object>> POLICIES = List.of(
             Map.of("policy", "full"),
             Map.of("policy", "streaming", "budget", 12, "sinks", 2),
@@ -65,12 +65,14 @@ class BatchedGenerationTest {
             Map.of("policy", "random", "budget", 9, "seed", 3),
             Map.of("policy", "h2o", "budget", 16, "compact_every", 4, "rope", "cache-index"),
             Map.of("policy", "full", "quantization", "int8", "group_size", 16, "residual", 0),
-            Map.of("policy", "entropy-merge", "budget", 12, "quantization", "int4", "group_size", 16, "residual", 0));
+            Map.of("policy", "entropy-merge", "budget", 12, "quantization", "int4", "group_size", 16, "residual", 0),
+            Map.of("policy", "pyramidkv", "budget", 12, "window", 4));
 
     private static final List<SamplingParams> SAMPLING = List.of(
             SamplingParams.greedy(), new SamplingParams(0.9, 20, 0.95, 7), SamplingParams.greedy(),
             new SamplingParams(1.2, 0, 0.8, 11), SamplingParams.greedy(), new SamplingParams(0.7, 5, 1.0, 5),
-            SamplingParams.greedy(), SamplingParams.greedy(), new SamplingParams(0.8, 10, 0.9, 13));
+            SamplingParams.greedy(), SamplingParams.greedy(), new SamplingParams(0.8, 10, 0.9, 13),
+            SamplingParams.greedy());
 
     @BeforeAll
     static void load() {
