@@ -32,7 +32,7 @@ import java.util.Map;
  *
  * <pre>
  * ./mvnw -q -Pbench -Dbench.main=dev.kvlab.bench.BatchDecodeBenchmark \
- *     -Dbench.args="models/kvlab-tiny --batches 1,2,4,8,16 --new 128 --threads 1,2 --policies full,h2o"
+ *     -Dbench.args="models/kvlab-tiny --batches 1,2,4,8,16 --new 128 --threads 1,2 --policies full,h2o [--stagger 2]"
  * </pre>
  */
 public final class BatchDecodeBenchmark {
@@ -46,6 +46,7 @@ public final class BatchDecodeBenchmark {
         int[] threads = {1};
         List<String> policies = List.of("full");
         int repeats = 3;
+        int stagger = 0;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--batches" -> batches = ints(args[++i]);
@@ -53,6 +54,7 @@ public final class BatchDecodeBenchmark {
                 case "--threads" -> threads = ints(args[++i]);
                 case "--policies" -> policies = List.of(args[++i].split(","));
                 case "--repeats" -> repeats = Integer.parseInt(args[++i]);
+                case "--stagger" -> stagger = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -64,7 +66,7 @@ public final class BatchDecodeBenchmark {
                     + " possession of a good fortune, must be in want of a wife.");
             System.out.printf(Locale.ROOT, "model %s, prompt %d tokens, %d new tokens, best of %d, load %s%n",
                     dir, prompt.length, newTokens, repeats, PerformanceBenchmark.loadAverage());
-            rawForward(model, prompt, batches, threads);
+            rawForward(model, prompt, batches, threads, stagger);
             System.out.println("| policy | decode threads | batch | ms/step | aggregate tok/s | per sequence tok/s |");
             System.out.println("|---|---:|---:|---:|---:|---:|");
             for (String policy : policies) {
@@ -91,9 +93,12 @@ public final class BatchDecodeBenchmark {
 
     /**
      * The batched forward pass alone (no sampling, no detokenizing): B full caches prefilled with the
-     * prompt, then 64 decode steps of one pass each; best of 3, ms per step.
+     * prompt, then 64 decode steps of one pass each; best of 3, ms per step. With {@code stagger} N,
+     * sequence i's prompt is {@code i·N} tokens shorter (at most half the prompt), so the group's
+     * members differ in length and attention masks their padding, as in serving.
      */
-    private static void rawForward(TransformerModel model, int[] prompt, int[] batches, int[] threads) {
+    private static void rawForward(TransformerModel model, int[] prompt, int[] batches, int[] threads,
+            int stagger) {
         System.out.println("| forward pass only: decode threads | batch | ms/step | tok/s | native arrays per step |");
         System.out.println("|---:|---:|---:|---:|---:|");
         for (int t : threads) {
@@ -110,7 +115,8 @@ public final class BatchDecodeBenchmark {
                             caches.add(cache);
                             try (NDScope scope = new NDScope()) {
                                 scope.suppressNotUsedWarning();
-                                model.forward(prompt, cache, false);
+                                int cut = stagger == 0 ? 0 : (i * stagger) % (prompt.length / 2);
+                                model.forward(Arrays.copyOf(prompt, prompt.length - cut), cache, false);
                             }
                             inputs.add(new SequenceInput(cache, new int[] {prompt[i % prompt.length]}, false));
                         }
