@@ -9,42 +9,63 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Key cosine similarities of one layer, rows computed when asked for. Two ways, chosen by how many
- * rows a compaction is likely to need:
- * <ul>
- *   <li>few (a decode step removes one slot per head): the keys are copied to the host once and rows
- *       are dot products in Java. One native call instead of the dozen a device computation takes,
- *       which at decode cost more than the arithmetic (a step's budget of 256 slots is 16K floats per
- *       layer);
- *   <li>many (a prefill chunk removes hundreds): the likely candidates' rows come from one batched
- *       matmul of unit keys on the device, (kvHeads, candidates, d) × (kvHeads, d, stored); any other
- *       row is computed on the host when asked for.
- * </ul>
- * Both give {@code k_a·k_b / (max(|k_a|, 1e-12)·max(|k_b|, 1e-12))}. Valid only during the compaction
+ * Key cosine similarities of one layer, rows computed when asked for, in one of three ways
+ * ({@link Mode}) chosen by the device and by how many rows a compaction is likely to need. All give {@code k_a·k_b / (max(|k_a|, 1e-12)·max(|k_b|, 1e-12))}. Valid only during the compaction
  * that made it.
  */
 final class KeySimilarity {
-    /** Up to this many likely candidates per head, rows are computed on the host. */
+    /** Up to this many likely candidates per head, a CPU computes rows on the host. */
     static final int HOST_CANDIDATES = 8;
+
+    /** Where rows are computed. */
+    enum Mode {
+        /**
+         * The keys are copied to the host once and rows are dot products in Java: on a CPU when few rows
+         * are likely (a decode step removes one slot per head), one native call instead of the dozen a
+         * device computation takes, which at decode cost more than the arithmetic.
+         */
+        HOST,
+        /**
+         * The likely candidates' rows come from one batched matmul of unit keys on the device,
+         * (kvHeads, candidates, d) × (kvHeads, d, stored); any other row is computed on the host: on a
+         * CPU when many rows are likely (a prefill chunk removes hundreds).
+         */
+        DEVICE_THEN_HOST,
+        /**
+         * Every row is computed on the device and only rows are copied, never the keys: on a GPU, where
+         * a layer's keys (kvHeads × stored × headDim) would cross to the host at every compaction.
+         */
+        DEVICE;
+
+        static Mode of(NDArray keys, int[][] candidates) {
+            if (keys.getDevice().isGpu()) {
+                return DEVICE;
+            }
+            return candidates.length == 0 || candidates[0].length <= HOST_CANDIDATES ? HOST : DEVICE_THEN_HOST;
+        }
+    }
 
     private final int stored;
     private final int headDim;
     private final Map<Long, float[]> rows = new HashMap<>();
     private final NDArray keys; // (kvHeads, stored, d), f32
-    private final NDArray unitKeys; // device path: keys / |keys|
+    private final Mode mode;
+    private final NDArray unitKeys; // device modes: keys / |keys|
     private float[] hostKeys; // (kvHeads, stored, d) flattened: up front on the host path, else at the first miss
     private float[] inverseNorms; // per head and slot, with hostKeys
 
     /** @param candidates per head, the slots whose rows are likely needed (same count per head) */
     KeySimilarity(LayerCache cache, int[][] candidates) {
-        this(cache, candidates, candidates.length == 0 || candidates[0].length <= HOST_CANDIDATES);
+        this(cache, candidates, null);
     }
 
-    KeySimilarity(LayerCache cache, int[][] candidates, boolean onHost) {
+    /** @param mode where rows are computed, or null for {@link Mode#of} */
+    KeySimilarity(LayerCache cache, int[][] candidates, Mode mode) {
         this.stored = cache.stored();
         this.keys = cache.keys().toType(DataType.FLOAT32, false);
         this.headDim = (int) keys.getShape().get(2);
-        if (onHost) {
+        this.mode = mode != null ? mode : Mode.of(keys, candidates);
+        if (this.mode == Mode.HOST) {
             this.unitKeys = null;
             copyToHost();
             return;
@@ -86,16 +107,26 @@ final class KeySimilarity {
 
     /**
      * Cosine similarity of slot {@code slot}'s key to every key of head {@code head}. A row that was
-     * not fetched up front (merges change which slot goes next) is computed on the host: one copy of
-     * the keys at the first such row, then no native call per row.
+     * not fetched up front (merges change which slot goes next) is computed on the device in
+     * {@link Mode#DEVICE}, else on the host: one copy of the keys at the first such row, then no
+     * native call per row.
      */
     float[] row(int head, int slot) {
         return rows.computeIfAbsent(key(head, slot), k -> {
+            if (mode == Mode.DEVICE) {
+                NDArray headKeys = unitKeys.get(head); // (stored, d)
+                return headKeys.matMul(headKeys.get(slot).expandDims(1)).toFloatArray();
+            }
             if (hostKeys == null) {
                 copyToHost();
             }
             return hostRow(head, slot);
         });
+    }
+
+    /** Whether the layer's keys were copied to the host (never in {@link Mode#DEVICE}). */
+    boolean copiedKeys() {
+        return hostKeys != null;
     }
 
     private float[] hostRow(int head, int slot) {

@@ -6,7 +6,10 @@ import static org.assertj.core.api.Assertions.within;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The host (decode) and device (prefill) computations of key cosine similarity agree, zero keys included. */
+/**
+ * The host (CPU decode), device-then-host (CPU prefill) and device (GPU) computations of key cosine
+ * similarity agree, zero keys included.
+ */
 class KeySimilarityTest {
 
     @Test
@@ -28,15 +31,19 @@ class KeySimilarityTest {
         try (FabricatedLayer f = new FabricatedLayer(new FullPolicy(), heads, d)) {
             f.step(keys, values, null);
             int[][] candidates = {{3, 7}, {12, 30}};
-            KeySimilarity host = new KeySimilarity(f.layer, candidates, true);
-            KeySimilarity device = new KeySimilarity(f.layer, candidates, false);
+            KeySimilarity host = new KeySimilarity(f.layer, candidates, KeySimilarity.Mode.HOST);
+            KeySimilarity mixed = new KeySimilarity(f.layer, candidates, KeySimilarity.Mode.DEVICE_THEN_HOST);
+            KeySimilarity device = new KeySimilarity(f.layer, candidates, KeySimilarity.Mode.DEVICE);
             for (int h = 0; h < heads; h++) {
                 for (int slot : new int[] {3, 7, 12, 30, 39}) { // candidates and rows fetched on demand
                     float[] expected = cosines(keys[h], slot);
                     assertThat(host.row(h, slot)).containsExactly(expected, within(1e-5f));
+                    assertThat(mixed.row(h, slot)).containsExactly(expected, within(1e-5f));
                     assertThat(device.row(h, slot)).containsExactly(expected, within(1e-5f));
                 }
             }
+            assertThat(mixed.copiedKeys()).as("slot 39 was not a candidate").isTrue();
+            assertThat(device.copiedKeys()).as("on a GPU only rows cross to the host").isFalse();
             assertThat(host.row(1, 12)[3]).isCloseTo(1f, within(1e-5f));
             assertThat(host.row(0, 7)).containsOnly(0f);
         }
