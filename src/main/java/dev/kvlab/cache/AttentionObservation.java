@@ -10,7 +10,7 @@ import ai.djl.ndarray.index.NDIndex;
  * computed on the device on first use and copied to Java once.
  */
 public final class AttentionObservation {
-    private NDArray probs; // a group member's is made only if a summary needs it alone
+    private final NDArray probs; // null for a group member, whose summaries its group makes
     private final GroupObservation group; // null unless this is a member of a decode group
     private final int member;
     private final int kvHeads;
@@ -32,6 +32,7 @@ public final class AttentionObservation {
 
     /** A decode group member's one new token over its first {@code stored} slots ({@link GroupObservation}). */
     AttentionObservation(GroupObservation group, int member, int kvHeads, int stored) {
+        this.probs = null;
         this.group = group;
         this.member = member;
         this.kvHeads = kvHeads;
@@ -51,13 +52,6 @@ public final class AttentionObservation {
             members[m] = observing[m] ? shared.member(m, slots[m]) : null;
         }
         return members;
-    }
-
-    private NDArray probs() {
-        if (probs == null) {
-            probs = group.memberProbs(member, stored);
-        }
-        return probs;
     }
 
     public int tokens() {
@@ -122,13 +116,18 @@ public final class AttentionObservation {
 
     /**
      * Normalized Shannon entropy of each new token's own attention row, {@code −Σ a log a / log
-     * #visibleKeys}, averaged over all query heads: one value per new token, in [0, 1].
+     * #visibleKeys}, averaged over all query heads: one value per new token, in [0, 1]. On a GPU it
+     * is summed on the device (a group's members at once), so one value per token crosses to the host.
      */
     public float[] rowEntropy() {
         if (rowEntropy == null) {
-            double[] h = group != null && group.memberSize(stored) <= HOST_ENTROPY_LIMIT
-                    ? new double[] {group.entropy(member, stored)}
-                    : probs().size() <= HOST_ENTROPY_LIMIT ? hostEntropy() : deviceEntropy();
+            double[] h;
+            if (group != null) {
+                h = new double[] {group.onGpu() || group.memberSize(stored) > HOST_ENTROPY_LIMIT
+                        ? group.deviceEntropy(member) : group.entropy(member, stored)};
+            } else {
+                h = probs.size() <= HOST_ENTROPY_LIMIT && !probs.getDevice().isGpu() ? hostEntropy() : deviceEntropy();
+            }
             rowEntropy = new float[tokens];
             for (int t = 0; t < tokens; t++) {
                 int visible = stored - tokens + t + 1; // causal: the t-th new query sees this many keys
@@ -146,7 +145,7 @@ public final class AttentionObservation {
 
     /** Per new token, {@code −Σ a log a} averaged over all query heads, on the host. */
     double[] hostEntropy() {
-        float[] p = probs().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        float[] p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
         int rows = p.length / stored; // (kvHeads · group · tokens) rows, token index fastest after stored
         double[] h = new double[tokens];
         for (int row = 0; row < rows; row++) {
@@ -167,7 +166,7 @@ public final class AttentionObservation {
     }
 
     double[] deviceEntropy() {
-        NDArray p = probs().toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+        NDArray p = probs.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
         NDArray plogp = p.mul(p.clip(1e-30f, 1f).log()).neg();
         // (tokens); one axis per mean, as DJL's PyTorch engine allows; groups are equal, so this is the mean over all heads
         float[] f = plogp.sum(new int[] {3}).mean(new int[] {1}).mean(new int[] {0}).toFloatArray();

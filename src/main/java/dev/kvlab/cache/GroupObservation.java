@@ -21,6 +21,7 @@ final class GroupObservation {
     private float[] means; // the same on the host
     private float[] maxes; // the same with the largest instead of the mean
     private float[] all; // the probabilities, for entropies summed on the host
+    private float[] entropies; // per member, summed on the device
 
     /** @param probs (members, kvHeads, group, width); valid only during the step that made it */
     GroupObservation(NDArray probs) {
@@ -38,15 +39,6 @@ final class GroupObservation {
     /** How many probabilities a member's own are (what {@link AttentionObservation} sums on the host up to a limit). */
     long memberSize(int slots) {
         return (long) kvHeads * group * slots;
-    }
-
-    /** A member's probabilities alone, (kvHeads, group, 1, slots): a view, for summaries made one by one. */
-    NDArray memberProbs(int member, int slots) {
-        NDArray mine = probs.get(member);
-        if (slots < width) {
-            mine = mine.get(":, :, :{}", slots);
-        }
-        return mine.reshape(kvHeads, group, 1, slots);
     }
 
     /** Per KV head, the mean over its query heads of a member's attention to each of its slots. */
@@ -106,6 +98,25 @@ final class GroupObservation {
             h += sum;
         }
         return h / heads;
+    }
+
+    /**
+     * {@link #entropy} summed on the device for every member at once: one copy of a value per member
+     * instead of the group's probabilities. Padding has probability 0 and adds nothing.
+     */
+    double deviceEntropy(int member) {
+        if (entropies == null) {
+            NDArray p = probs.toType(DataType.FLOAT32, false);
+            NDArray plogp = p.mul(p.clip(1e-30f, 1f).log()).neg();
+            // one axis per mean, as DJL's PyTorch engine allows; groups are equal, so this is the mean over all heads
+            entropies = plogp.sum(new int[] {3}).mean(new int[] {2}).mean(new int[] {1}).toFloatArray();
+        }
+        return entropies[member];
+    }
+
+    /** Whether the probabilities are on a GPU, where summaries are best reduced before they are copied. */
+    boolean onGpu() {
+        return probs.getDevice().isGpu();
     }
 
     private float[][] rows(float[] flat, int member, int slots) {

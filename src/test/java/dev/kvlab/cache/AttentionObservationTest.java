@@ -9,7 +9,10 @@ import ai.djl.ndarray.types.Shape;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** Row entropy: the host sum (decode) and the device sum (prefill) agree with the definition. */
+/**
+ * Row entropy: the host sum (CPU decode) and the device sum (prefill, and every step on a GPU) agree
+ * with the definition; a decode group's members see what their own probabilities show alone.
+ */
 class AttentionObservationTest {
 
     @Test
@@ -83,6 +86,11 @@ class AttentionObservationTest {
                 assertThat(together[m].lastRowsSums(1, false)).isDeepEqualTo(alone.lastRowsSums(1, false));
                 assertThat(together[m].rowEntropy()).containsExactly(alone.rowEntropy());
                 assertThat(together[m].stored()).isEqualTo(slots[m]);
+            }
+            GroupObservation shared = new GroupObservation(probs);
+            for (int m = 0; m < members; m++) {
+                assertThat(shared.deviceEntropy(m)).as("member %d summed on the device (a GPU's way)", m)
+                        .isCloseTo(shared.entropy(m, slots[m]), within(1e-5));
             }
         }
     }
