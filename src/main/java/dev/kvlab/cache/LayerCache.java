@@ -2,7 +2,6 @@ package dev.kvlab.cache;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -13,13 +12,13 @@ import java.util.List;
 /**
  * One layer's keys and values, shaped (kvHeads, stored, headDim), plus per head and slot the
  * original position, the merge count {@code n} and two policy channels ({@link SlotScores}). The
- * tensors live in device buffers and the metadata in a {@link SlotTable} of host arrays, both with
- * one capacity that doubles when full: appending a token writes only its own slots (amortized O(1)), and a compaction rewrites
- * them in place. Policies decide in Java on the metadata; only the final gather or merge touches
+ * tensors live in a device {@link KeyValueBuffer} and the metadata in a {@link SlotTable} of host
+ * arrays, both with one capacity that doubles when full: appending a token writes only its own slots
+ * (amortized O(1)), and a compaction rewrites them in place. Policies decide in Java on the metadata; only the final gather or merge touches
  * the device. Merge counts and their bias are kept by {@link SlotMerges}.
  *
  * <p>With a {@link Quantization}, keys and values live in two {@link QuantizedSlots} instead of the
- * buffers, and every read dequantizes them (a few native ops per layer and step). A compaction works
+ * buffer, and every read dequantizes them (a few native ops per layer and step). A compaction works
  * on the dequantized slots; slots that stay quantized keep their codes, and a merged slot is averaged
  * in full precision, then quantized once ({@link QuantizedSlots#compact}).
  */
@@ -29,12 +28,9 @@ public final class LayerCache {
     private final int capacityHint;
     private int slotLimit = Integer.MAX_VALUE; // growth stops here: the most slots its request can fill
     private final Quantization quantization;
+    private final KeyValueBuffer buffer; // null when quantized
     private final QuantizedSlots quantizedKeys; // null unless quantized
     private final QuantizedSlots quantizedValues;
-
-    private NDArray keyValueBuffer; // (2, kvHeads, capacity, headDim): keys, then values; every write goes here
-    private NDArray keyBuffer; // read-only views of its two halves (autograd refuses writes through them)
-    private NDArray valueBuffer;
     private int capacity;
     private int staged; // slots written after the stored ones, not yet committed
 
@@ -52,6 +48,7 @@ public final class LayerCache {
         this.manager = manager;
         this.capacityHint = capacityHint;
         this.quantization = quantization;
+        this.buffer = quantization.enabled() ? null : new KeyValueBuffer(spec, manager);
         this.quantizedKeys = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
         this.quantizedValues = quantization.enabled() ? new QuantizedSlots(spec, quantization, manager) : null;
         this.slots = new SlotTable(spec.kvHeads());
@@ -92,7 +89,7 @@ public final class LayerCache {
         int tokens = (int) keyValues.getShape().get(2);
         staged = 0;
         ensureCapacity(stored() + tokens);
-        SlotRanges.write(keyValueBuffer, stored(), keyValues.toType(spec.dtype(), false));
+        buffer.write(stored(), keyValues);
         staged = tokens;
     }
 
@@ -139,22 +136,9 @@ public final class LayerCache {
         }
         int next = capacity == 0 ? Math.max(capacityHint, 16) : capacity * 2;
         int newCapacity = Math.max(needed, Math.min(slotLimit, next));
-        if (quantizedKeys != null) { // the quantized stores grow as slots leave their windows
-            capacity = newCapacity;
-            slots.reserve(newCapacity);
-            return;
+        if (buffer != null) { // the quantized stores grow as slots leave their windows
+            buffer.grow(newCapacity, stored());
         }
-        NDArray grown = manager.zeros(new Shape(2, spec.kvHeads(), newCapacity, spec.headDim()), spec.dtype());
-        NDArray newKeys = grown.get(0);
-        NDArray newValues = grown.get(1);
-        NDScope.unregister(grown, newKeys, newValues); // outlive the step scope that triggered the growth
-        if (stored() > 0) {
-            SlotRanges.write(grown, 0, SlotRanges.view(keyValueBuffer, 0, stored()));
-        }
-        closeBuffers();
-        keyValueBuffer = grown;
-        keyBuffer = newKeys;
-        valueBuffer = newValues;
         capacity = newCapacity;
         slots.reserve(newCapacity);
     }
@@ -182,12 +166,12 @@ public final class LayerCache {
 
     /** Keys of slots {@code [from, to)} of {@link #keys()}: a view, or those slots alone dequantized. */
     public NDArray keys(int from, int to) {
-        return quantizedKeys != null ? quantizedKeys.read(from, to) : SlotRanges.view(keyBuffer, from, to);
+        return quantizedKeys != null ? quantizedKeys.read(from, to) : buffer.keys(from, to);
     }
 
     /** Values of slots {@code [from, to)} of {@link #values()}. */
     public NDArray values(int from, int to) {
-        return quantizedValues != null ? quantizedValues.read(from, to) : SlotRanges.view(valueBuffer, from, to);
+        return quantizedValues != null ? quantizedValues.read(from, to) : buffer.values(from, to);
     }
 
     /**
@@ -203,7 +187,7 @@ public final class LayerCache {
             throw new IllegalArgumentException("width " + width + " for " + slots() + " slots in a buffer of "
                     + capacity + (quantizedKeys != null ? " quantized" : ""));
         }
-        return width == capacity ? keyValueBuffer : SlotRanges.view(keyValueBuffer, 0, width);
+        return buffer.padded(width);
     }
 
     /**
@@ -258,8 +242,9 @@ public final class LayerCache {
         int newStored = plan.newStored();
         boolean quantized = quantizedKeys != null;
         int stride = quantized ? stored() : capacity; // slots per head in the layout rows are taken from
-        NDArray keys = (quantized ? quantizedKeys.read(0, stored()) : keyBuffer).reshape(-1, spec.headDim());
-        NDArray values = (quantized ? quantizedValues.read(0, stored()) : valueBuffer).reshape(-1, spec.headDim());
+        NDArray keys = (quantized ? quantizedKeys.read(0, stored()) : buffer.allKeys()).reshape(-1, spec.headDim());
+        NDArray values = (quantized ? quantizedValues.read(0, stored()) : buffer.allValues()).reshape(-1,
+                spec.headDim());
         NDArray rows = manager.create(plan.rows(stride));
         NDArray newKeys = keys.get(rows); // (kvHeads·newStored, d)
         NDArray newValues = values.get(rows);
@@ -269,7 +254,7 @@ public final class LayerCache {
             quantizedKeys.compact(newKeys.reshape(shape), plan.keep(), mergedRows);
             quantizedValues.compact(newValues.reshape(shape), plan.keep(), mergedRows);
         } else {
-            SlotRanges.write(keyValueBuffer, 0, newKeys.reshape(shape).stack(newValues.reshape(shape), 0));
+            buffer.write(0, newKeys.reshape(shape).stack(newValues.reshape(shape), 0));
         }
         scores.compact(plan);
         merges.compact(plan);
@@ -315,7 +300,7 @@ public final class LayerCache {
             all.addAll(quantizedValues.tensors(stored()));
             return all;
         }
-        return List.of(SlotRanges.view(keyBuffer, 0, stored()), SlotRanges.view(valueBuffer, 0, stored()));
+        return buffer.tensors(stored());
     }
 
     /** Original token position of each stored slot of {@code head}: a copy, (stored). */
@@ -354,18 +339,11 @@ public final class LayerCache {
     /** Frees the device buffers; the cache is unusable afterwards. */
     void close() {
         scores.close();
-        closeBuffers();
-    }
-
-    private void closeBuffers() {
         if (quantizedKeys != null) {
             quantizedKeys.close();
             quantizedValues.close();
-        }
-        if (keyValueBuffer != null) {
-            keyBuffer.close();
-            valueBuffer.close();
-            keyValueBuffer.close();
+        } else {
+            buffer.close();
         }
     }
 }
