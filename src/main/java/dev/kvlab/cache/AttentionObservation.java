@@ -126,7 +126,7 @@ public final class AttentionObservation {
                 h = new double[] {group.onGpu() || group.memberSize(stored) > HOST_ENTROPY_LIMIT
                         ? group.deviceEntropy(member) : group.entropy(member, stored)};
             } else {
-                h = probs.size() <= HOST_ENTROPY_LIMIT && !probs.getDevice().isGpu() ? hostEntropy() : deviceEntropy();
+                h = probs.size() <= HOST_ENTROPY_LIMIT && !DevicePaths.gpuWay(probs.getDevice()) ? hostEntropy() : deviceEntropy();
             }
             rowEntropy = new float[tokens];
             for (int t = 0; t < tokens; t++) {

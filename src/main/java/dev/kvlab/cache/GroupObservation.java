@@ -116,7 +116,7 @@ final class GroupObservation {
 
     /** Whether the probabilities are on a GPU, where summaries are best reduced before they are copied. */
     boolean onGpu() {
-        return probs.getDevice().isGpu();
+        return DevicePaths.gpuWay(probs.getDevice());
     }
 
     private float[][] rows(float[] flat, int member, int slots) {

@@ -61,7 +61,7 @@ public final class KvCache implements AutoCloseable {
      * memory copy, and the additions in Java cost less than the native calls that replace them.
      */
     public static boolean scoresOnDevice(CachePolicy policy, Device device) {
-        return device.isGpu() && policy.keepsScoresOnDevice();
+        return DevicePaths.gpuWay(device) && policy.keepsScoresOnDevice();
     }
 
     /**

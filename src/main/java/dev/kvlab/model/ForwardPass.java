@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.kvlab.cache.AttentionObservation;
+import dev.kvlab.cache.DevicePaths;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.LayerCache;
 import dev.kvlab.cache.policy.CachePolicy;
@@ -264,9 +265,9 @@ public final class ForwardPass {
         planDraws(plans, drawsOnDevice());
     }
 
-    /** Whether {@link #planDraws} draws on the device (the logits are on a GPU): only then are plans worth making. */
+    /** Whether {@link #planDraws} draws on the device ({@link DevicePaths}: on a GPU): only then are plans worth making. */
     public boolean drawsOnDevice() {
-        return logits.getDevice().isGpu();
+        return DevicePaths.gpuWay(logits.getDevice());
     }
 
     /** {@link #planDraws(DeviceDraws.Plan[])}, drawing on the device where {@code onDevice}, on a CPU too. */

@@ -3,6 +3,7 @@ package dev.kvlab.model;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import dev.kvlab.cache.DevicePaths;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.KvSpec;
 import dev.kvlab.cache.MemoryBudget;
@@ -38,7 +39,7 @@ public interface TransformerModel extends AutoCloseable {
         int dtypeBytes = dtype().getNumOfBytes();
         MemoryBudget budget = new MemoryBudget(kvSpec(), parameterCount() * dtypeBytes, prefillChunk,
                 MemoryBudget.Activations.fromShapes(c.hiddenSize(), c.numHeads(), c.vocabSize(), dtypeBytes));
-        return device().isGpu() ? budget.onGpu() : budget;
+        return DevicePaths.gpuWay(device()) ? budget.onGpu() : budget;
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.kvlab.check;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.kvlab.cache.DevicePaths;
 import dev.kvlab.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.Map;
@@ -38,6 +39,19 @@ class SelfCheckTest {
         assertThat(checks.path("oom").path("kv_bytes_at_limit").asLong()).isGreaterThan(16 * 1024);
         assertThat(checks.path("oom").path("generation_after").asBoolean()).isTrue();
         assertThat(checks.path("memory").path("total_bytes").asLong()).isPositive();
+    }
+
+    @Test
+    void everyCheckPassesTheGpuWayOnTheCpu() {
+        Path model = TinyModels.llama().writeTo(dir.resolve("llama-gpu-way")).dir();
+        System.setProperty(DevicePaths.FORCE_PROPERTY, "true");
+        try {
+            JsonNode json = JsonMapper.shared().valueToTree(SelfCheck.run(new SelfCheck.Options(model, "auto", 16 * 1024)));
+            assertThat(json.path("ok").asBoolean()).as(json.toString()).isTrue();
+            assertThat(json.path("checks").path("scores").path("on_device_by_default").asBoolean()).isTrue();
+        } finally {
+            System.clearProperty(DevicePaths.FORCE_PROPERTY);
+        }
     }
 
     @Test

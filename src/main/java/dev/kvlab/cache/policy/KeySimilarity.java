@@ -3,6 +3,7 @@ package dev.kvlab.cache.policy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.kvlab.cache.DevicePaths;
 import dev.kvlab.cache.LayerCache;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -38,7 +39,7 @@ final class KeySimilarity {
         DEVICE;
 
         static Mode of(NDArray keys, int[][] candidates) {
-            if (keys.getDevice().isGpu()) {
+            if (DevicePaths.gpuWay(keys.getDevice())) {
                 return DEVICE;
             }
             return candidates.length == 0 || candidates[0].length <= HOST_CANDIDATES ? HOST : DEVICE_THEN_HOST;

@@ -1,0 +1,88 @@
+package dev.kvlab.generation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kvlab.cache.DevicePaths;
+import dev.kvlab.cache.policy.CachePolicy;
+import dev.kvlab.cache.policy.PolicyRegistry;
+import dev.kvlab.model.ModelFolder;
+import dev.kvlab.model.ModelLoader;
+import dev.kvlab.model.TransformerModel;
+import dev.kvlab.tokenizer.TextTokenizer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The branches a GPU takes (draws on the device, policy scores kept there between compactions,
+ * entropies and key similarities reduced there, the memory budget that counts those scores), run end
+ * to end on this CPU through {@link DevicePaths#FORCE_PROPERTY}: a batch of requests across policies
+ * and samplers, of prompts of different lengths, generates the same tokens either way.
+ */
+class GpuPathsOnCpuTest {
+    private static final Path SHIPPED = Path.of("models/kvlab-tiny");
+
+    private static final List<Map<String, Object>> POLICIES = List.of(
+            Map.of("policy", "full"),
+            Map.of("policy", "h2o", "budget", 24, "compact_every", 4),
+            Map.of("policy", "h2o", "budget", 24),
+            Map.of("policy", "snapkv", "budget", 24, "window", 4, "compact_every", 2),
+            Map.of("policy", "tova", "budget", 20),
+            Map.of("policy", "entropy-merge", "budget", 24),
+            Map.of("policy", "entropy-merge", "priority", "attention", "budget", 24, "compact_every", 3));
+    private static final List<SamplingParams> SAMPLING = List.of(
+            new SamplingParams(0.8, 0, 1.0, 4), SamplingParams.greedy(), new SamplingParams(0.9, 0, 0.9, 7),
+            SamplingParams.greedy(), new SamplingParams(1.0, 5, 1.0, 2), SamplingParams.greedy(),
+            new SamplingParams(0.7, 0, 0.8, 9));
+    private static final String[] PROMPTS = {
+        "The pass key is 48213. Remember it. The grass is green and the sky is blue.",
+        "Once upon a time",
+        "It is a truth universally acknowledged, that a single man in possession of a good fortune",
+    };
+
+    @Test
+    void aBatchGeneratesTheSameTokensTheGpuWayAsTheCpuWay() {
+        try (TransformerModel model = ModelLoader.load(SHIPPED, new ModelLoader.Options("cpu", null));
+                TextTokenizer tokenizer = TextTokenizer.load(ModelFolder.open(SHIPPED).tokenizerFile())) {
+            ModelFolder folder = ModelFolder.open(SHIPPED);
+            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 16);
+            List<String> cpuWay = generate(generator);
+            CachePolicy everyFour = PolicyRegistry.create(POLICIES.get(1));
+            long slots = model.memoryBudget(16).kvSlots(everyFour, 100);
+            long keysAndValues = slots * model.kvSpec().bytesPerToken();
+            assertThat(model.memoryBudget(16).kvBytes(everyFour, 100)).as("the CPU way keeps scores on the host")
+                    .isEqualTo(keysAndValues);
+            System.setProperty(DevicePaths.FORCE_PROPERTY, "true");
+            try {
+                assertThat(model.memoryBudget(16).kvBytes(everyFour, 100))
+                        .as("the GPU way counts the scores it keeps on the device")
+                        .isEqualTo(keysAndValues + slots * model.kvSpec().layers() * model.kvSpec().kvHeads() * 4L);
+                List<String> gpuWay = generate(generator);
+                for (int i = 0; i < POLICIES.size(); i++) {
+                    assertThat(gpuWay.get(i)).as("%s, %s", POLICIES.get(i), SAMPLING.get(i)).isEqualTo(cpuWay.get(i));
+                }
+            } finally {
+                System.clearProperty(DevicePaths.FORCE_PROPERTY);
+            }
+        }
+    }
+
+    private static List<String> generate(Generator generator) {
+        List<GenerationRequest> requests = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < POLICIES.size(); i++) {
+            String prompt = PROMPTS[i % PROMPTS.length];
+            requests.add(new GenerationRequest(prompt, 40, SAMPLING.get(i), List.of(),
+                    PolicyRegistry.create(POLICIES.get(i)), true));
+            prompts.add(generator.promptTokens(prompt));
+        }
+        List<String> texts = new ArrayList<>();
+        for (GenerationResult r : generator.generateAll(requests, prompts, 16 + POLICIES.size())) {
+            assertThat(r.completionTokens()).isEqualTo(40);
+            texts.add(r.text());
+        }
+        return texts;
+    }
+}
