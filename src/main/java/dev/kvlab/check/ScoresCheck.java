@@ -59,7 +59,9 @@ final class ScoresCheck {
                 int[] own = Arrays.copyOfRange(prompt, s, prompt.length); // each sequence its own text
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
-                    next[s] = argmax(model.forward(own, cache, false).toFloatArray());
+                    ForwardPass prefill = model.forward(List.of(new SequenceInput(cache, own, false)));
+                    next[s] = prefill.lastArgmax(0).id();
+                    prefill.commitAll();
                 }
             }
             long start = System.nanoTime();
@@ -82,16 +84,6 @@ final class ScoresCheck {
         } finally {
             caches.forEach(KvCache::close);
         }
-    }
-
-    private static int argmax(float[] row) {
-        int best = 0;
-        for (int i = 1; i < row.length; i++) {
-            if (row[i] > row[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private static double round(double ms) {

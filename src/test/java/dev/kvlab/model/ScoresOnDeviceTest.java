@@ -62,9 +62,10 @@ class ScoresOnDeviceTest {
                 int offset = s;
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
-                    float[] last = model.forward(IntStream.range(0, length).map(i -> (i * 7 + offset) % 50).toArray(),
-                            cache, false).toFloatArray();
-                    next[s] = argmax(last);
+                    ForwardPass prefill = model.forward(List.of(new SequenceInput(cache,
+                            IntStream.range(0, length).map(i -> (i * 7 + offset) % 50).toArray(), false)));
+                    next[s] = prefill.lastArgmax(0).id();
+                    prefill.commitAll();
                 }
             }
             for (int step = 0; step < 30; step++) {
@@ -76,9 +77,8 @@ class ScoresOnDeviceTest {
                     }
                     ForwardPass pass = model.forward(inputs);
                     for (int s = 0; s < caches.size(); s++) {
-                        float[] row = pass.lastLogits(s);
-                        logits.add(row);
-                        next[s] = argmax(row);
+                        logits.add(pass.lastLogits(s));
+                        next[s] = pass.lastArgmax(s).id();
                     }
                     pass.commitAll();
                 }
@@ -93,15 +93,5 @@ class ScoresOnDeviceTest {
         } finally {
             caches.forEach(KvCache::close);
         }
-    }
-
-    private static int argmax(float[] row) {
-        int best = 0;
-        for (int i = 1; i < row.length; i++) {
-            if (row[i] > row[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 }
