@@ -92,7 +92,7 @@ public final class SlotScores {
         }
         prepareDevice();
         int n = slots.length();
-        SlotRanges.write(device, 0, SlotRanges.view(device, 0, n).add(attention.columnSumsOnDevice()));
+        SlotRanges.view(device, 0, n).addi(attention.columnSumsOnDevice()); // a view: adds into the device scores
         hostCurrent = false;
     }
 
