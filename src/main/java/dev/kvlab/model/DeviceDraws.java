@@ -15,9 +15,13 @@ import ai.djl.ndarray.types.Shape;
  * total exceeds {@code uniform · total}; for top-p, the running total over the probabilities in
  * descending order, the smallest prefix whose mass reaches {@code p · total}, and the draw within it.
  * On a CPU the running totals are summed one after the other as on the host, so a draw picks the
- * host's token; the order of equal probabilities in the nucleus is the device's.
+ * host's token; the nucleus orders equal probabilities as the host does, lower id first (common in
+ * f16, whose logits take fewer values).
  */
 public final class DeviceDraws {
+    /** 2⁻⁴⁸: the relative step that orders equal probabilities by id (see {@link #draw}). */
+    private static final double TIE_STEP = 0x1p-48;
+
     private DeviceDraws() {}
 
     /**
@@ -54,7 +58,11 @@ public final class DeviceDraws {
         if (topP >= 1) {
             picked = cumulative.lte(total.mul(u)).sum(new int[] {1}).toLongArray();
         } else {
-            NDArray order = probabilities.argSort(1, false); // descending
+            // descending, equal probabilities lower id first as on the host: p · (1 − id · 2⁻⁴⁸) moves each by
+            // less than the gap between neighbouring f32 values (for ids below 2¹⁹), and f64 keeps the steps apart
+            NDArray ids = manager.arange(0, (int) vocab, 1, DataType.FLOAT64);
+            NDArray keys = probabilities.toType(DataType.FLOAT64, false).mul(ids.mul(-TIE_STEP).add(1.0));
+            NDArray order = keys.argSort(1, false);
             NDArray ranked = probabilities.gather(order, 1).toType(DataType.FLOAT64, false).cumSum(1);
             NDArray last = ranked.lt(total.mul(topP)).sum(new int[] {1}, true).clip(0, vocab - 1);
             NDArray rank = ranked.lte(ranked.gather(last, 1).mul(u)).sum(new int[] {1}, true).clip(0, vocab - 1);

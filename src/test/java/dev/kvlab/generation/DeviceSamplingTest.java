@@ -141,6 +141,25 @@ class DeviceSamplingTest {
         }
     }
 
+    /** f16 logits take few values, so many probabilities tie; the nucleus must order ties as the host does. */
+    @Test
+    void plannedTopPDrawsOverTiedHalfPrecisionLogitsPickWhatTheWholeRowPicks() {
+        SplittableRandom random = new SplittableRandom(31);
+        SamplingParams params = new SamplingParams(0.9, 0, 0.9, 37);
+        Sampler onRow = Samplers.of(params);
+        Sampler onDevice = Samplers.of(params);
+        for (int step = 0; step < 300; step++) {
+            float[] logits = randomLogits(random, 4096);
+            for (int i = 0; i < logits.length; i++) {
+                logits[i] = Math.round(logits[i] * 8) / 8f; // a coarse grid: hundreds of ties per value
+            }
+            DeviceDraws.Plan plan = onDevice.plan();
+            TensorRow row = new TensorRow(manager.create(logits), plan);
+            assertThat(row.drawn().id()).as("step %d drawn on the device", step).isNotNegative();
+            assertThat(onDevice.sample(row)).as("step %d", step).isEqualTo(onRow.sample(logits));
+        }
+    }
+
     @Test
     void rowsDrawnTogetherPickWhatEachPicksAlone() {
         SplittableRandom random = new SplittableRandom(29);

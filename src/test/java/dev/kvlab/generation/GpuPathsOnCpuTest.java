@@ -2,6 +2,7 @@ package dev.kvlab.generation;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.ndarray.types.DataType;
 import dev.kvlab.cache.DevicePaths;
 import dev.kvlab.cache.policy.CachePolicy;
 import dev.kvlab.cache.policy.PolicyRegistry;
@@ -19,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * The branches a GPU takes (draws on the device, policy scores kept there between compactions,
  * entropies and key similarities reduced there, the memory budget that counts those scores), run end
  * to end on this CPU through {@link DevicePaths#FORCE_PROPERTY}: a batch of requests across policies
- * and samplers, of prompts of different lengths, generates the same tokens either way.
+ * and samplers, of prompts of different lengths, generates the same tokens either way, in f32 and in
+ * f16.
  */
 class GpuPathsOnCpuTest {
     private static final Path SHIPPED = Path.of("models/kvlab-tiny");
@@ -59,6 +61,31 @@ class GpuPathsOnCpuTest {
                 assertThat(model.memoryBudget(16).kvBytes(everyFour, 100))
                         .as("the GPU way counts the scores it keeps on the device")
                         .isEqualTo(keysAndValues + slots * model.kvSpec().layers() * model.kvSpec().kvHeads() * 4L);
+                List<String> gpuWay = generate(generator);
+                for (int i = 0; i < POLICIES.size(); i++) {
+                    assertThat(gpuWay.get(i)).as("%s, %s", POLICIES.get(i), SAMPLING.get(i)).isEqualTo(cpuWay.get(i));
+                }
+            } finally {
+                System.clearProperty(DevicePaths.FORCE_PROPERTY);
+            }
+        }
+    }
+
+    /**
+     * A GPU computes in f16 by default: over f16 weights, caches and probabilities the GPU's branches
+     * give the CPU's tokens too. f16 logits tie often, and the device's nucleus orders ties as the
+     * host does.
+     */
+    @Test
+    void theGpuWayGivesTheSameTokensInHalfPrecision() {
+        try (TransformerModel model = ModelLoader.load(SHIPPED, new ModelLoader.Options("cpu", DataType.FLOAT16));
+                TextTokenizer tokenizer = TextTokenizer.load(ModelFolder.open(SHIPPED).tokenizerFile())) {
+            assertThat(model.dtype()).isEqualTo(DataType.FLOAT16);
+            ModelFolder folder = ModelFolder.open(SHIPPED);
+            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 16);
+            List<String> cpuWay = generate(generator);
+            System.setProperty(DevicePaths.FORCE_PROPERTY, "true");
+            try {
                 List<String> gpuWay = generate(generator);
                 for (int i = 0; i < POLICIES.size(); i++) {
                     assertThat(gpuWay.get(i)).as("%s, %s", POLICIES.get(i), SAMPLING.get(i)).isEqualTo(cpuWay.get(i));
