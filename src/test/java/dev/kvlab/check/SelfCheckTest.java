@@ -3,7 +3,7 @@ package dev.kvlab.check;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kvlab.cache.DevicePaths;
+import dev.kvlab.testing.GpuWay;
 import dev.kvlab.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.Map;
@@ -21,7 +21,8 @@ class SelfCheckTest {
     @Test
     void everyCheckPassesOnTheCpuAndTheReportHasItsFigures() {
         Path model = TinyModels.llama().writeTo(dir.resolve("llama")).dir();
-        Map<String, Object> report = SelfCheck.run(new SelfCheck.Options(model, "auto", 16 * 1024));
+        Map<String, Object> report = GpuWay.run(false,
+                () -> SelfCheck.run(new SelfCheck.Options(model, "auto", 16 * 1024)));
         JsonNode json = JsonMapper.shared().valueToTree(report);
         assertThat(json.path("ok").asBoolean()).as(json.toString()).isTrue();
         assertThat(json.path("device").asString()).isEqualTo("cpu");
@@ -44,14 +45,10 @@ class SelfCheckTest {
     @Test
     void everyCheckPassesTheGpuWayOnTheCpu() {
         Path model = TinyModels.llama().writeTo(dir.resolve("llama-gpu-way")).dir();
-        System.setProperty(DevicePaths.FORCE_PROPERTY, "true");
-        try {
-            JsonNode json = JsonMapper.shared().valueToTree(SelfCheck.run(new SelfCheck.Options(model, "auto", 16 * 1024)));
-            assertThat(json.path("ok").asBoolean()).as(json.toString()).isTrue();
-            assertThat(json.path("checks").path("scores").path("on_device_by_default").asBoolean()).isTrue();
-        } finally {
-            System.clearProperty(DevicePaths.FORCE_PROPERTY);
-        }
+        JsonNode json = JsonMapper.shared().valueToTree(
+                GpuWay.run(true, () -> SelfCheck.run(new SelfCheck.Options(model, "auto", 16 * 1024))));
+        assertThat(json.path("ok").asBoolean()).as(json.toString()).isTrue();
+        assertThat(json.path("checks").path("scores").path("on_device_by_default").asBoolean()).isTrue();
     }
 
     @Test

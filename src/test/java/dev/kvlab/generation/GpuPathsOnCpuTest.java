@@ -9,6 +9,7 @@ import dev.kvlab.cache.policy.PolicyRegistry;
 import dev.kvlab.model.ModelFolder;
 import dev.kvlab.model.ModelLoader;
 import dev.kvlab.model.TransformerModel;
+import dev.kvlab.testing.GpuWay;
 import dev.kvlab.tokenizer.TextTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,29 +47,7 @@ class GpuPathsOnCpuTest {
 
     @Test
     void aBatchGeneratesTheSameTokensTheGpuWayAsTheCpuWay() {
-        try (TransformerModel model = ModelLoader.load(SHIPPED, new ModelLoader.Options("cpu", null));
-                TextTokenizer tokenizer = TextTokenizer.load(ModelFolder.open(SHIPPED).tokenizerFile())) {
-            ModelFolder folder = ModelFolder.open(SHIPPED);
-            Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 16);
-            List<String> cpuWay = generate(generator);
-            CachePolicy everyFour = PolicyRegistry.create(POLICIES.get(1));
-            long slots = model.memoryBudget(16).kvSlots(everyFour, 100);
-            long keysAndValues = slots * model.kvSpec().bytesPerToken();
-            assertThat(model.memoryBudget(16).kvBytes(everyFour, 100)).as("the CPU way keeps scores on the host")
-                    .isEqualTo(keysAndValues);
-            System.setProperty(DevicePaths.FORCE_PROPERTY, "true");
-            try {
-                assertThat(model.memoryBudget(16).kvBytes(everyFour, 100))
-                        .as("the GPU way counts the scores it keeps on the device")
-                        .isEqualTo(keysAndValues + slots * model.kvSpec().layers() * model.kvSpec().kvHeads() * 4L);
-                List<String> gpuWay = generate(generator);
-                for (int i = 0; i < POLICIES.size(); i++) {
-                    assertThat(gpuWay.get(i)).as("%s, %s", POLICIES.get(i), SAMPLING.get(i)).isEqualTo(cpuWay.get(i));
-                }
-            } finally {
-                System.clearProperty(DevicePaths.FORCE_PROPERTY);
-            }
-        }
+        sameTokensBothWays(DataType.FLOAT32);
     }
 
     /**
@@ -78,20 +57,33 @@ class GpuPathsOnCpuTest {
      */
     @Test
     void theGpuWayGivesTheSameTokensInHalfPrecision() {
-        try (TransformerModel model = ModelLoader.load(SHIPPED, new ModelLoader.Options("cpu", DataType.FLOAT16));
+        sameTokensBothWays(DataType.FLOAT16);
+    }
+
+    @Test
+    void theGpuWayCountsTheScoresItKeepsOnTheDevice() {
+        try (TransformerModel model = ModelLoader.load(SHIPPED, new ModelLoader.Options("cpu", null))) {
+            CachePolicy everyFour = PolicyRegistry.create(POLICIES.get(1));
+            long slots = model.memoryBudget(16).kvSlots(everyFour, 100);
+            long keysAndValues = slots * model.kvSpec().bytesPerToken();
+            assertThat(GpuWay.run(false, () -> model.memoryBudget(16).kvBytes(everyFour, 100)))
+                    .as("the CPU way keeps scores on the host").isEqualTo(keysAndValues);
+            assertThat(GpuWay.run(true, () -> model.memoryBudget(16).kvBytes(everyFour, 100)))
+                    .isEqualTo(keysAndValues + slots * model.kvSpec().layers() * model.kvSpec().kvHeads() * 4L);
+        }
+    }
+
+    private static void sameTokensBothWays(DataType dtype) {
+        try (TransformerModel model = ModelLoader.load(SHIPPED, new ModelLoader.Options("cpu", dtype));
                 TextTokenizer tokenizer = TextTokenizer.load(ModelFolder.open(SHIPPED).tokenizerFile())) {
-            assertThat(model.dtype()).isEqualTo(DataType.FLOAT16);
+            assertThat(model.dtype()).isEqualTo(dtype);
             ModelFolder folder = ModelFolder.open(SHIPPED);
             Generator generator = new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 16);
-            List<String> cpuWay = generate(generator);
-            System.setProperty(DevicePaths.FORCE_PROPERTY, "true");
-            try {
-                List<String> gpuWay = generate(generator);
-                for (int i = 0; i < POLICIES.size(); i++) {
-                    assertThat(gpuWay.get(i)).as("%s, %s", POLICIES.get(i), SAMPLING.get(i)).isEqualTo(cpuWay.get(i));
-                }
-            } finally {
-                System.clearProperty(DevicePaths.FORCE_PROPERTY);
+            List<String> cpuWay = GpuWay.run(false, () -> generate(generator));
+            List<String> gpuWay = GpuWay.run(true, () -> generate(generator));
+            for (int i = 0; i < POLICIES.size(); i++) {
+                assertThat(gpuWay.get(i)).as("%s, %s, %s", dtype, POLICIES.get(i), SAMPLING.get(i))
+                        .isEqualTo(cpuWay.get(i));
             }
         }
     }
