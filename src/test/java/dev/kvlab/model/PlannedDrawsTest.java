@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDScope;
 import dev.kvlab.cache.KvCache;
 import dev.kvlab.cache.policy.FullPolicy;
+import dev.kvlab.testing.GpuWay;
 import dev.kvlab.testing.TinyModel;
 import dev.kvlab.testing.TinyModels;
 import java.nio.file.Path;
@@ -44,7 +45,10 @@ class PlannedDrawsTest {
             DeviceDraws.Plan[] plans = {new DeviceDraws.Plan(0.8, 1.0, 0.31), null,
                 new DeviceDraws.Plan(0.8, 0.9, 0.74), new DeviceDraws.Plan(0.8, 1.0, 0.93)};
 
-            pass.planDraws(plans);
+            GpuWay.run(false, () -> {
+                pass.planDraws(plans);
+                return null;
+            });
             for (int s = 0; s < plans.length; s++) {
                 assertThat(pass.drawn(s)).as("a CPU pass leaves sequence %d's draw to its sampler", s).isNull();
             }
