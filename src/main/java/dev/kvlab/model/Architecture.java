@@ -9,22 +9,15 @@ import dev.kvlab.cache.PositionEncoding;
  * facts in one place.
  */
 public enum Architecture implements PositionEncoding {
-    LLAMA("LlamaForCausalLM", true, true),
-    GPT2("GPT2LMHeadModel", false, false);
+    LLAMA(true, true),
+    GPT2(false, false);
 
-    private final String huggingFaceName;
     private final boolean rotaryPositions;
     private final boolean prependsBos;
 
-    Architecture(String huggingFaceName, boolean rotaryPositions, boolean prependsBos) {
-        this.huggingFaceName = huggingFaceName;
+    Architecture(boolean rotaryPositions, boolean prependsBos) {
         this.rotaryPositions = rotaryPositions;
         this.prependsBos = prependsBos;
-    }
-
-    /** The Hugging Face {@code architectures} name of the reference implementation. */
-    public String huggingFaceName() {
-        return huggingFaceName;
     }
 
     /**

@@ -76,7 +76,7 @@ public class EngineConfiguration {
         ModelConfig c = model.config();
         log.info("Loaded {} from {}: {} parameters, {} layers, {} heads ({} KV), {} on {}, KV cache {} bytes/token,"
                         + " in {} ms",
-                c.architecture().huggingFaceName(), folder.dir().toAbsolutePath(), model.parameterCount(),
+                folder.architectureName(), folder.dir().toAbsolutePath(), model.parameterCount(),
                 c.numLayers(), c.numHeads(), c.numKvHeads(), model.dtype(),
                 DeviceMemoryProbe.deviceName(model.device()),
                 model.kvSpec().bytesPerToken(), (System.nanoTime() - start) / 1_000_000);
