@@ -262,21 +262,19 @@ public final class ForwardPass {
      * sorts the vocabulary).
      */
     public void planDraws(DeviceDraws.Plan[] plans) {
-        planDraws(plans, drawsOnDevice());
-    }
-
-    /** Whether {@link #planDraws} draws on the device ({@link DevicePaths}: on a GPU): only then are plans worth making. */
-    public boolean drawsOnDevice() {
-        return DevicePaths.gpuWay(logits.getDevice());
-    }
-
-    /** {@link #planDraws(DeviceDraws.Plan[])}, drawing on the device where {@code onDevice}, on a CPU too. */
-    void planDraws(DeviceDraws.Plan[] plans, boolean onDevice) {
         if (plans.length != inputs.size()) {
             throw new IllegalArgumentException(plans.length + " draw plans for " + inputs.size() + " sequences");
         }
-        this.plans = onDevice ? plans.clone() : null;
+        this.plans = drawsOnDevice() ? plans.clone() : null;
         this.drawn = null;
+    }
+
+    /**
+     * Whether {@link #planDraws} draws on the device (on a GPU, {@link DevicePaths}): only then are plans
+     * worth making.
+     */
+    public boolean drawsOnDevice() {
+        return DevicePaths.gpuWay(logits.getDevice());
     }
 
     /** The planned draw from a sequence's last new token, or null when none was planned. */

@@ -53,7 +53,10 @@ class PlannedDrawsTest {
                 assertThat(pass.drawn(s)).as("a CPU pass leaves sequence %d's draw to its sampler", s).isNull();
             }
 
-            pass.planDraws(plans, true);
+            GpuWay.run(true, () -> {
+                pass.planDraws(plans);
+                return null;
+            });
             assertThat(pass.drawn(1)).isNull();
             for (int s : new int[] {0, 2, 3}) {
                 DeviceDraws.Drawn alone = DeviceDraws.draw(pass.logits(s).get("-1:, :"), plans[s].temperature(),
