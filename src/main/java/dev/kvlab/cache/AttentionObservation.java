@@ -121,12 +121,13 @@ public final class AttentionObservation {
      */
     public float[] rowEntropy() {
         if (rowEntropy == null) {
+            boolean onDevice = group != null ? group.gpuWay() || group.memberSize(stored) > HOST_ENTROPY_LIMIT
+                    : DevicePaths.gpuWay(probs.getDevice()) || probs.size() > HOST_ENTROPY_LIMIT;
             double[] h;
             if (group != null) {
-                h = new double[] {group.onGpu() || group.memberSize(stored) > HOST_ENTROPY_LIMIT
-                        ? group.deviceEntropy(member) : group.entropy(member, stored)};
+                h = new double[] {onDevice ? group.deviceEntropy(member) : group.entropy(member, stored)};
             } else {
-                h = probs.size() <= HOST_ENTROPY_LIMIT && !DevicePaths.gpuWay(probs.getDevice()) ? hostEntropy() : deviceEntropy();
+                h = onDevice ? deviceEntropy() : hostEntropy();
             }
             rowEntropy = new float[tokens];
             for (int t = 0; t < tokens; t++) {

@@ -115,7 +115,7 @@ final class GroupObservation {
     }
 
     /** Whether the probabilities are on a GPU, where summaries are best reduced before they are copied. */
-    boolean onGpu() {
+    boolean gpuWay() {
         return DevicePaths.gpuWay(probs.getDevice());
     }
 

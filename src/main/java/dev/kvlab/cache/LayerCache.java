@@ -14,8 +14,9 @@ import java.util.List;
  * original position, the merge count {@code n} and two policy channels ({@link SlotScores}). The
  * tensors live in a device {@link KeyValueBuffer} and the metadata in a {@link SlotTable} of host
  * arrays, both with one capacity that doubles when full: appending a token writes only its own slots
- * (amortized O(1)), and a compaction rewrites them in place. Policies decide in Java on the metadata; only the final gather or merge touches
- * the device. Merge counts and their bias are kept by {@link SlotMerges}.
+ * (amortized O(1)), and a compaction rewrites them in place. Policies decide in Java on the
+ * metadata; only the final gather or merge touches the device. Merge counts and their bias are kept
+ * by {@link SlotMerges}.
  *
  * <p>With a {@link Quantization}, keys and values live in two {@link QuantizedSlots} instead of the
  * buffer, and every read dequantizes them (a few native ops per layer and step). A compaction works

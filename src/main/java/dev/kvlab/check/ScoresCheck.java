@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -39,8 +38,8 @@ final class ScoresCheck {
         c.put("sequences", SEQUENCES);
         c.put("same_greedy_tokens", host.tokens().equals(device.tokens()));
         c.put("on_device_by_default", KvCache.scoresOnDevice(PolicyRegistry.create(POLICY), model.device()));
-        c.put("host_ms_per_step", round(host.msPerStep()));
-        c.put("device_ms_per_step", round(device.msPerStep()));
+        c.put("host_ms_per_step", Math.round(host.msPerStep() * 1000) / 1000.0);
+        c.put("device_ms_per_step", Math.round(device.msPerStep() * 1000) / 1000.0);
         return c;
     }
 
@@ -84,9 +83,5 @@ final class ScoresCheck {
         } finally {
             caches.forEach(KvCache::close);
         }
-    }
-
-    private static double round(double ms) {
-        return Double.parseDouble(String.format(Locale.ROOT, "%.3f", ms));
     }
 }

@@ -37,8 +37,8 @@ import tools.jackson.databind.json.JsonMapper;
  * model load, compute the CPU's logits, decode at a measurable speed under three policies, report
  * its memory, and survive running out of memory? Made for a machine nobody has run kvlab on (a GPU
  * host reached through a bundle): its last line of standard output is one JSON report
- * {@code {"ok", "device", "checks": {"device", "logits", "speed", "scores", "memory", "oom"}}}, each check with
- * {@code ok} and its figures, and it exits 1 when a check fails.
+ * {@code {"ok", "device", "checks": {"device", "logits", "speed", "scores", "memory", "oom"}}}, each
+ * check with {@code ok} and its figures, and it exits 1 when a check fails.
  *
  * <pre>
  * ./mvnw -q -Pselfcheck [-Dselfcheck.args="MODEL_DIR [--device auto|cpu|gpu:N] [--kv-limit BYTES]"]
@@ -155,14 +155,14 @@ public final class SelfCheck {
             try (TransformerModel cpu = ModelLoader.load(options.modelDir(),
                     new ModelLoader.Options("cpu", DataType.FLOAT32))) {
                 reference = lastLogits(cpu, tokens, tokens.length);
-                referenceGreedy = greedy(new Generator(cpu, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 64),
-                        tokens);
+                referenceGreedy = greedy(new Generator(cpu, tokenizer, folder.eosTokenIds(),
+                        folder.promptBosTokenId(), 64), tokens);
             }
             against = "cpu f32, one pass";
         } else {
             reference = lastLogits(model, tokens, 8);
-            referenceGreedy = greedy(new Generator(model, tokenizer, folder.eosTokenIds(), folder.promptBosTokenId(), 8),
-                    tokens);
+            referenceGreedy = greedy(new Generator(model, tokenizer, folder.eosTokenIds(),
+                    folder.promptBosTokenId(), 8), tokens);
             against = "the same model prefilled 8 tokens a pass";
         }
         double worst = 0;

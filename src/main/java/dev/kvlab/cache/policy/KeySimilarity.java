@@ -11,8 +11,9 @@ import java.util.Map;
 
 /**
  * Key cosine similarities of one layer, rows computed when asked for, in one of three ways
- * ({@link Mode}) chosen by the device and by how many rows a compaction is likely to need. All give {@code k_a·k_b / (max(|k_a|, 1e-12)·max(|k_b|, 1e-12))}. Valid only during the compaction
- * that made it.
+ * ({@link Mode}) chosen by the device and by how many rows a compaction is likely to need. All give
+ * {@code k_a·k_b / (max(|k_a|, 1e-12)·max(|k_b|, 1e-12))}. Valid only during the compaction that
+ * made it.
  */
 final class KeySimilarity {
     /** Up to this many likely candidates per head, a CPU computes rows on the host. */
